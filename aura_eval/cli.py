@@ -1,0 +1,174 @@
+"""The `aura-eval` command: learn, inspect, export, evaluate, compare, report, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def tasks_dir() -> Path:
+    """The task YAMLs: `tasks/` beside the package in a checkout, `aura_eval/_tasks` in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "tasks", here / "_tasks"):
+        if candidate.is_dir() and any(candidate.glob("*.yaml")):
+            return candidate
+    raise FileNotFoundError("aura-eval's task folder is missing from this installation")
+
+
+# -- learn ---------------------------------------------------------------------------------------
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="Hub id, local folder, or path to a .gguf file")
+    p.add_argument("--gguf-file", help="GGUF file name inside --model (a folder or Hub repo)")
+    p.add_argument("--revision", help="Hub revision of --model")
+    p.add_argument("--dtype", default="auto", help="torch dtype to load in: auto, float32, bfloat16, float16")
+    p.add_argument("--device", help="cpu, cuda, cuda:N, or auto (device_map='auto'); default: cuda if available")
+    p.add_argument("--trust-remote-code", action="store_true")
+
+
+def cmd_learn(args) -> int:
+    from .learn import learn
+
+    iv = learn(
+        args.model, args.data, args.out, gguf_file=args.gguf_file, n_per_class=args.n_per_class, seed=args.seed,
+        text_column=args.text_column, label_column=args.label_column, split=args.split, device=args.device,
+        dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
+        modules=args.modules, pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
+        progress=not args.no_progress,
+    )
+    print(f"Saved {iv.variant} intervention to {args.out}")
+    print(json.dumps({**iv.summary(), "timings_s": iv.meta.get("timings_s")}, indent=2))
+    return 0
+
+
+# -- info / export -------------------------------------------------------------------------------
+def cmd_info(args) -> int:
+    from .intervention import Intervention
+
+    iv = Intervention.load(args.state)
+    if args.method:
+        iv = iv.with_method(args.method, args.k, args.alpha)
+    info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    for key in ("variant", "model_name", "model", "gguf_file", "pooling", "n_toxic", "n_nontoxic", "data_source",
+                "data_hash", "seed", "aura_eval_version"):
+        print(f"{key:>18}: {info.get(key)}")
+    print(f"{'architecture':>18}: {info.get('fingerprint', {}).get('architecture')}")
+    print(f"{'module patterns':>18}: {' '.join(info.get('module_patterns') or [])}")
+    for key, value in info["summary"].items():
+        print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .hooks import fold
+    from .intervention import Intervention
+    from .loading import load_model
+
+    model, tokenizer = load_model(args.model, args.gguf_file, args.dtype, "cpu", args.revision, args.trust_remote_code)
+    iv = Intervention.load(args.intervention, model=model)
+    if args.method:
+        iv = iv.with_method(args.method, args.k, args.alpha)
+    fold(model, iv)
+    out = Path(args.out)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "aura_intervention.json").write_text(
+        json.dumps({"variant": iv.variant, "state_file": str(Path(args.intervention).resolve()), **iv.summary()}, indent=2)
+    )
+    print(f"Wrote {iv.variant}-folded checkpoint of {args.model} to {out}")
+    return 0
+
+
+def add_method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=["aura", "damp", "det_zero", "none"], help="re-derive alphas with this method")
+    p.add_argument("--k", type=int, help="number of top-AUROC units for damp / det_zero")
+    p.add_argument("--alpha", type=float, help="fixed factor for damp (default 0.5)")
+
+
+# -- eval: lm_eval with our tasks on the include path ---------------------------------------------
+def cmd_eval(args) -> int:
+    from lm_eval.__main__ import cli_evaluate
+
+    import aura_eval.model  # noqa: F401  (registers aura-hf even with the import hook switched off)
+
+    argv = list(args.lm_eval_args)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if "--include_path" not in argv:
+        argv += ["--include_path", str(tasks_dir())]
+    sys.argv = ["lm_eval", *argv]
+    cli_evaluate()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aura-eval", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"aura-eval {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("learn", help="learn an AurA intervention from labelled sentences",
+                       description="Run the model over toxic / non-toxic sentences, score every MLP unit by its "
+                       "AUROC for 'toxic', and save the intervention as a safetensors state file.")
+    add_model_args(p)
+    p.add_argument("--data", required=True, help="Jigsaw train.csv, a .csv/.tsv/.jsonl/.parquet with text,label "
+                   "(1 = toxic), or a Hub dataset id")
+    p.add_argument("--out", required=True, help="state file to write (.safetensors)")
+    p.add_argument("--n-per-class", type=int, help="balanced sample size per class (default: all of the smaller class)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--text-column", help="text column (default: text / comment_text / sentence)")
+    p.add_argument("--label-column", help="label column (default: label / toxic)")
+    p.add_argument("--split", default="train", help="split of a Hub dataset")
+    p.add_argument("--modules", help="glob patterns of modules to hook, separated by '|' (default: the "
+                   "architecture preset, e.g. model.layers.*.mlp.gate_proj|up_proj|down_proj)")
+    p.add_argument("--pooling", default="max", choices=["max", "mean", "last"], help="pooling over tokens (paper: max)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=128, help="truncate sentences to this many tokens")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_learn)
+
+    p = sub.add_parser("info", help="describe a state file (and verify it)")
+    p.add_argument("state")
+    add_method_args(p)
+    p.add_argument("--json", action="store_true", help="print the whole header as JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="fold an intervention into the weights and save a plain HF checkpoint")
+    add_model_args(p)
+    p.add_argument("--intervention", required=True, help="state file from `aura-eval learn`")
+    add_method_args(p)
+    p.add_argument("--out", required=True, help="output folder (save_pretrained layout)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("eval", help="run lm_eval with aura-eval's tasks on the include path",
+                       description="Everything after `eval` goes to lm_eval unchanged, plus --include_path <our tasks>. "
+                       "Example: aura-eval eval --model aura-hf --model_args pretrained=gpt2,intervention=s.safetensors "
+                       "--tasks aura_rtp --limit 50")
+    p.add_argument("lm_eval_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("tasks-dir", help="print the folder of aura-eval's task YAMLs (for --include_path)")
+    p.set_defaults(func=lambda args: print(tasks_dir()) or 0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"aura-eval {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Learning an intervention: sentences -> pooled responses -> per-unit AUROC -> state file."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .auroc import auroc as compute_auroc
+from .data import balanced_sample, data_hash, load_labelled
+from .intervention import Intervention, model_fingerprint
+from .loading import display_name, load_model, split_gguf
+from .modules import output_width, parse_patterns, preset_for, resolve_modules
+from .responses import collect_responses
+
+log = logging.getLogger(__name__)
+
+
+def learn_from_model(
+    model,
+    tokenizer,
+    rows: list[tuple[str, int]],
+    modules: str | list[str] | None = None,
+    pooling: str = "max",
+    batch_size: int = 16,
+    max_length: int | None = 128,
+    method: str = "aura",
+    k: int | None = None,
+    alpha: float | None = None,
+    meta: dict | None = None,
+    progress: bool = True,
+) -> Intervention:
+    """Learn on an already loaded model; `rows` are (text, label) with label 1 = toxic."""
+    labels = [label for _, label in rows]
+    n_toxic = sum(labels)
+    if n_toxic == 0 or n_toxic == len(labels):
+        raise ValueError(f"AurA needs both classes; got {n_toxic} toxic and {len(labels) - n_toxic} non-toxic sentences")
+    patterns = parse_patterns(modules) or preset_for(model)
+    hooked = resolve_modules(model, patterns)
+    t0 = time.perf_counter()
+    responses = collect_responses(model, tokenizer, [t for t, _ in rows], hooked, pooling, batch_size, max_length, progress)
+    t1 = time.perf_counter()
+    scores = compute_auroc(responses, torch.tensor(labels))
+    t2 = time.perf_counter()
+    per_module = dict(zip(hooked, scores.split([output_width(m) for m in hooked.values()])))
+    info = {
+        "aura_eval_version": __version__,
+        "fingerprint": model_fingerprint(model, list(hooked)),
+        "module_patterns": patterns,
+        "pooling": pooling,
+        "max_length": max_length,
+        "n_toxic": n_toxic,
+        "n_nontoxic": len(labels) - n_toxic,
+        "data_hash": data_hash(rows),
+        "timings_s": {"responses": round(t1 - t0, 3), "auroc": round(t2 - t1, 3)},
+        **(meta or {}),
+    }
+    return Intervention.from_auroc(per_module, method, k, alpha, info)
+
+
+def learn(
+    model: str,
+    data: str,
+    out: str | Path | None = None,
+    gguf_file: str | None = None,
+    n_per_class: int | None = None,
+    seed: int = 0,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    split: str = "train",
+    device: str | None = None,
+    dtype: str = "auto",
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    **learn_kwargs,
+) -> Intervention:
+    """Load data and model, learn, and save to `out` (when given). See `aura-eval learn --help`."""
+    rows = balanced_sample(load_labelled(data, text_column, label_column, split), n_per_class, seed)
+    log.info("Learning AurA on %d toxic + %d non-toxic sentences from %s", len(rows) // 2, len(rows) // 2, data)
+    lm, tokenizer = load_model(model, gguf_file, dtype, device, revision, trust_remote_code)
+    model_dir, gguf_file = split_gguf(model, gguf_file)
+    meta = {
+        "model_name": display_name(model, gguf_file),
+        "model": model_dir,
+        "gguf_file": gguf_file,
+        "data_source": str(data),
+        "seed": seed,
+        "n_per_class": n_per_class,
+    }
+    intervention = learn_from_model(lm, tokenizer, rows, meta=meta, **learn_kwargs)
+    if out is not None:
+        intervention.save(out)
+    return intervention
