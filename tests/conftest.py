@@ -58,12 +58,14 @@ def build_tiny(path: Path, arch: str, seed: int = 0) -> Path:
         cfg = GPT2Config(
             vocab_size=len(tok), n_positions=256, n_embd=32, n_layer=2, n_head=2,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            initializer_range=0.2,  # larger than the default so MLP units visibly move the logits
         )
     elif arch == "llama":
         cfg = LlamaConfig(
             vocab_size=len(tok), hidden_size=32, intermediate_size=48, num_hidden_layers=2,
             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            initializer_range=0.2,  # larger than the default so MLP units visibly move the logits
         )
     else:
         raise ValueError(arch)
