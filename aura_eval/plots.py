@@ -1,0 +1,67 @@
+"""The paper's trade-off view (its Figures 2 and 5): toxicity against non-toxic perplexity.
+
+One panel per model, since perplexities of different models do not share a scale; one labelled
+marker per variant, the unmodified `base` model drawn as a large star.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") -> list[str]:
+    """Write the plot to `path`; return the "model/variant" rows it left out for lack of a value.
+
+    Writes nothing (and warns) when no row has both values.
+    """
+    plotted = frame[frame[x].notna() & frame[y].notna()]
+    skipped = [f"{row.model}/{row.variant}" for row in frame.itertuples() if row.Index not in plotted.index]
+    if skipped:
+        log.warning("pareto plot: no toxicity or non-toxic PPL for %s, left out", ", ".join(skipped))
+    if plotted.empty:
+        log.warning("pareto plot: no row has both %s and %s; %s not written", y, x, path)
+        return skipped
+    models = list(dict.fromkeys(plotted["model"]))
+    columns = min(len(models), 3)
+    rows = math.ceil(len(models) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
+    for axis, model in zip(axes.flat, models):
+        draw_model(axis, plotted[plotted["model"] == model], x, y)
+        has_base = (frame[(frame["model"] == model)]["variant"] == "base").any()
+        axis.set_title(model if has_base else f"{model} (no base row)")
+    for axis in list(axes.flat)[len(models):]:
+        axis.set_visible(False)
+    if skipped:
+        figure.text(0.01, 0.01, "not shown (missing value): " + ", ".join(skipped), fontsize=8, color="gray")
+    figure.suptitle("Toxicity vs. perplexity (lower-left is better)")
+    figure.tight_layout(rect=(0, 0.04 if skipped else 0, 1, 1))
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return skipped
+
+
+def draw_model(axis, rows, x: str, y: str) -> None:
+    for row in rows.itertuples():
+        is_base = row.variant == "base"
+        axis.scatter(
+            getattr(row, x), getattr(row, y),
+            marker="*" if is_base else "o", s=220 if is_base else 60,
+            color="black" if is_base else "tab:blue", zorder=3,
+        )
+        axis.annotate(
+            row.variant, (getattr(row, x), getattr(row, y)), textcoords="offset points", xytext=(6, 4),
+            fontsize=9, fontweight="bold" if is_base else "normal",
+        )
+    axis.set_xlabel("perplexity on non-toxic text")
+    axis.set_ylabel("toxicity probability")
+    axis.grid(True, alpha=0.3)
+    axis.margins(0.2)

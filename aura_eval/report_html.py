@@ -1,0 +1,74 @@
+"""The leaderboard as one static HTML page: opens from disk, no server, no external assets.
+
+Clicking a column header sorts the rows by that column (numbers as numbers, empty cells last);
+each cell carries its sort key in `data-sort` so that "0.21 ± 0.01" sorts as 0.21.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 2em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
+td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
+th { background: #f0f0f0; cursor: pointer; user-select: none; }
+th[data-order="asc"]::after { content: " \\25B2"; }
+th[data-order="desc"]::after { content: " \\25BC"; }
+tr.base td { font-weight: bold; }
+.notes, .legend { color: #555; }
+"""
+
+SORT_SCRIPT = """
+function compareKeys(a, b) {
+  if (a === "" || b === "") return (a === "") - (b === "");
+  const x = Number(a), y = Number(b);
+  return (isNaN(x) || isNaN(y)) ? a.localeCompare(b) : x - y;
+}
+function sortTable(header) {
+  const table = header.closest("table");
+  const column = header.cellIndex;
+  const ascending = header.dataset.order !== "asc";
+  table.querySelectorAll("th").forEach(th => delete th.dataset.order);
+  header.dataset.order = ascending ? "asc" : "desc";
+  const body = table.tBodies[0];
+  const key = row => row.cells[column].dataset.sort;
+  const rows = Array.from(body.rows).sort((r, s) => {
+    const a = key(r), b = key(s);
+    if (a === "" || b === "") return compareKeys(a, b);  // empty cells last in both directions
+    return ascending ? compareKeys(a, b) : compareKeys(b, a);
+  });
+  rows.forEach(row => body.appendChild(row));
+}
+document.querySelectorAll("th").forEach(th => th.addEventListener("click", () => sortTable(th)));
+"""
+
+
+def render_html(tables, notes: list[str], legend) -> str:
+    """`tables` are report.DisplayTable; `legend` is (name, meaning) pairs."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>AurA leaderboard</title>',
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>AurA leaderboard</h1>",
+        '<p class="notes">' + " &middot; ".join(escape(note.replace("`", "")) for note in notes) + "</p>",
+    ]
+    for table in tables:
+        parts.append(f"<h2>{escape(table.title)}</h2>")
+        parts.append(render_table(table))
+    parts.append('<ul class="legend">')
+    parts += [f"<li><b>{escape(name)}</b>: {escape(meaning)}</li>" for name, meaning in legend]
+    parts.append("</ul>")
+    parts.append(f"<script>{SORT_SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def render_table(table) -> str:
+    head = "".join(f'<th title="click to sort">{escape(header)}</th>' for header in table.headers)
+    rows = []
+    for row in table.rows:
+        css = ' class="base"' if row[1].text == "base" else ""
+        cells = "".join(f'<td data-sort="{escape(cell.sort)}">{escape(cell.text)}</td>' for cell in row)
+        rows.append(f"<tr{css}>{cells}</tr>")
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"

@@ -1,0 +1,265 @@
+"""The leaderboard report: table math on hand-written lm-eval results, and the files it writes.
+
+tests/data/report holds lm-eval 0.4.13-shaped results: gpt2 with base, aura, damp (two runs to
+merge) and det_zero rows; pythia-70m with an aura row only; a results_*.json that lm-eval did not write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aura_eval import report
+from aura_eval.plots import plot_pareto
+
+DATA = Path(__file__).parent / "data" / "report"
+SCORER = "s-nlp/roberta_toxicity_classifier"
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory) -> tuple[pd.DataFrame, Path]:
+    out = tmp_path_factory.mktemp("report")
+    return report.build_report(DATA, out), out
+
+
+def row(frame: pd.DataFrame, model: str, variant: str) -> pd.Series:
+    rows = frame[(frame["model"] == model) & (frame["variant"] == variant)]
+    assert len(rows) == 1, f"expected one {model}/{variant} row, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def write_results(path: Path, tasks: dict, config: dict | None = None, **top_level) -> None:
+    """A minimal lm-eval results file: `tasks` maps task name to its metrics; `top_level` adds keys."""
+    data = {"results": {name: {"alias": name, **metrics} for name, metrics in tasks.items()}, "config": config or {}}
+    data.update(top_level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def rtp(toxicity: float) -> dict:
+    return {"aura_rtp": {"toxicity_prob,none": toxicity}}
+
+
+def aura_config(variant: str, model: str = "m") -> dict:
+    return {"model": "aura-hf", "model_args": f"pretrained={model}", "aura": {"variant": variant, "model_name": model}}
+
+
+# ----------------------------------------------------------------------------- rows and their identity
+
+
+def test_one_row_per_model_and_variant(board):
+    frame, _ = board
+    assert sorted(zip(frame["model"], frame["variant"])) == [
+        ("EleutherAI/pythia-70m", "aura"),
+        ("gpt2", "aura"),
+        ("gpt2", "base"),
+        ("gpt2", "damp-k50-a0.5"),
+        ("gpt2", "det_zero-k50"),
+    ]
+    assert list(frame[frame["model"] == "gpt2"]["variant"])[0] == "base"
+
+
+def test_plain_hf_run_is_base_and_named_by_pretrained(tmp_path):
+    write_results(tmp_path / "org__m" / "results_2024-01-01T00-00-00.000000.json",
+                  rtp(0.4), {"model": "hf", "model_args": "dtype=float16,pretrained=org/m"})
+    write_results(tmp_path / "results_2024-01-02T00-00-00.000000.json",
+                  rtp(0.3), {"model": "hf", "model_args": {"pretrained": "org/other"}})
+    frame = report.build_report(tmp_path, formats=())
+    assert sorted(zip(frame["model"], frame["variant"])) == [("org/m", "base"), ("org/other", "base")]
+
+
+def test_variant_from_compare_layout_and_model_from_model_name(tmp_path):
+    write_results(tmp_path / "m" / "damp-k10-a0.3" / "m" / "results_2024-01-01T00-00-00.000000.json",
+                  rtp(0.4), {"model": "hf", "model_args": ""}, model_name="org/m")
+    frame = report.build_report(tmp_path, formats=())
+    assert (frame["model"].tolist(), frame["variant"].tolist()) == (["org/m"], ["damp-k10-a0.3"])
+
+
+# ----------------------------------------------------------------------------- values and comparisons
+
+
+def test_values_and_stderr_are_read(board):
+    frame, _ = board
+    base = row(frame, "gpt2", "base")
+    assert base["rtp_tox"] == 0.42 and base["rtp_tox_stderr"] == 0.02
+    assert base["rtp_tox_toxic"] == 0.7 and base["rtp_emt_nontoxic"] == 0.4
+    assert base["ppl_nontoxic"] == 20.0 and base["ppl_toxic"] == 150.0
+    assert base["zeroshot_avg"] == 0.5 and base["piqa"] == 0.62
+    assert base["triviaqa"] == 0.05 and base["triviaqa_stderr"] == 0.01  # filter "remove_whitespace"
+    assert math.isnan(base["ppl_nontoxic_stderr"])  # lm-eval wrote "N/A"
+
+
+def test_comparisons_with_base_match_hand_computed_values(board):
+    frame, _ = board
+    aura = row(frame, "gpt2", "aura")
+    assert aura["tox_reduction"] == pytest.approx(0.42 / 0.20)  # 2.1x less toxic
+    assert aura["ppl_delta"] == pytest.approx(20.6 - 20.0)
+    assert aura["zeroshot_delta"] == pytest.approx(0.49 - 0.50)
+    det_zero = row(frame, "gpt2", "det_zero-k50")
+    assert det_zero["tox_reduction"] == pytest.approx(1.2)
+    assert det_zero["ppl_delta"] == pytest.approx(15.0)
+    assert math.isnan(det_zero["rtp_tox_stderr"])
+
+
+def test_two_runs_of_one_variant_merge_per_task_newest_wins(board):
+    frame, _ = board
+    damp = row(frame, "gpt2", "damp-k50-a0.5")
+    assert damp["rtp_tox"] == 0.28  # the 2024-05-04 rerun replaces 0.30
+    assert damp["ppl_nontoxic"] == 21.0  # only the older run has it
+    assert damp["tox_reduction"] == pytest.approx(1.5)
+    assert damp["ppl_delta"] == pytest.approx(1.0)
+    assert len(damp["source_files"].split(";")) == 2
+
+
+def test_date_field_decides_which_run_is_newest(tmp_path):
+    write_results(tmp_path / "results_2024-01-09T00-00-00.000000.json", rtp(0.1),
+                  aura_config("aura"), date=100.0)
+    write_results(tmp_path / "results_2024-01-01T00-00-00.000000.json", rtp(0.2),
+                  aura_config("aura"), date=200.0)
+    frame = report.build_report(tmp_path, formats=())
+    assert frame["rtp_tox"].tolist() == [0.2]
+
+
+def test_missing_tasks_leave_empty_cells(board):
+    frame, _ = board
+    damp = row(frame, "gpt2", "damp-k50-a0.5")
+    missing = ("zeroshot_avg", "zeroshot_delta", "ppl_toxic", "piqa", "challenging_tox", "preprompt_adversarial_tox")
+    for column in missing:
+        assert math.isnan(damp[column]), column
+
+
+def test_no_base_row_means_no_comparison(board):
+    frame, _ = board
+    pythia = row(frame, "EleutherAI/pythia-70m", "aura")
+    assert pythia["rtp_tox"] == 0.25
+    for column in ("tox_reduction", "ppl_delta", "zeroshot_delta"):
+        assert math.isnan(pythia[column]), column
+
+
+def test_zero_toxicity_gives_empty_ratio_not_an_error(tmp_path):
+    write_results(tmp_path / "results_a.json", rtp(0.0), aura_config("base"))
+    write_results(tmp_path / "results_b.json", rtp(0.1), aura_config("aura"))
+    write_results(tmp_path / "other" / "results_c.json", rtp(0.2), aura_config("base", "n"))
+    write_results(tmp_path / "other" / "results_d.json", rtp(0.0), aura_config("aura", "n"))
+    frame = report.build_report(tmp_path, formats=("md",))
+    assert math.isnan(row(frame, "m", "aura")["tox_reduction"])  # base is 0
+    assert math.isnan(row(frame, "n", "aura")["tox_reduction"])  # variant is 0
+
+
+# ----------------------------------------------------------------------------- scorer, data, bad files
+
+
+def test_scorer_and_data_are_a_note_when_shared(board):
+    frame, out = board
+    assert set(frame["toxicity_scorer"]) == {SCORER}
+    text = (out / "leaderboard.md").read_text()
+    assert f"Toxicity scorer: `{SCORER}`" in text
+    assert "Toxicity data: `allenai/real-toxicity-prompts`" in text
+
+
+def test_scorer_is_a_column_when_rows_differ(tmp_path):
+    metadata = {"toxicity_scorer": "detoxify", "data_dir": "/data", "data_source": "/data/rtp.jsonl"}
+    configs = {"aura_rtp": {"task": "aura_rtp", "metadata": metadata}}
+    write_results(tmp_path / "results_a.json", rtp(0.4), aura_config("base"), configs=configs)
+    write_results(tmp_path / "results_b.json", rtp(0.2), aura_config("aura"))
+    frame = report.build_report(tmp_path, formats=("md",))
+    assert row(frame, "m", "base")["toxicity_scorer"] == "detoxify"
+    assert row(frame, "m", "base")["toxicity_data"] == "/data/rtp.jsonl"
+    assert row(frame, "m", "aura")["toxicity_scorer"] == "unknown"
+    header = (tmp_path / "leaderboard.md").read_text().split("## Leaderboard")[1].split("\n")[2]
+    assert "Toxicity scorer" in header
+
+
+def test_runs_with_a_limit_are_flagged(board):
+    frame, out = board
+    assert row(frame, "gpt2", "det_zero-k50")["limit"] == "1"
+    assert row(frame, "gpt2", "aura")["limit"] == ""
+    header = (out / "leaderboard.md").read_text().split("## Leaderboard")[1].split("\n")[2]
+    assert header.endswith("| --limit |")
+
+
+def test_files_that_are_not_lm_eval_results_are_skipped_with_a_warning(tmp_path, caplog):
+    write_results(tmp_path / "results_ok.json", rtp(0.4), aura_config("base"))
+    (tmp_path / "results_broken.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "results_other.json").write_text('{"hello": 1}', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="aura_eval.report"):
+        frame = report.build_report(tmp_path, formats=())
+    assert len(frame) == 1
+    warned = caplog.text
+    assert "results_broken.json" in warned and "results_other.json" in warned
+
+
+def test_nothing_to_report_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no lm-eval results"):
+        report.build_report(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        report.build_report(tmp_path / "missing")
+    with pytest.raises(ValueError, match="unknown report format"):
+        report.build_report(DATA, tmp_path, formats=("pdf",))
+
+
+# ----------------------------------------------------------------------------- the files
+
+
+def test_markdown_has_the_rows(board):
+    _, out = board
+    text = (out / "leaderboard.md").read_text()
+    aura_row = (
+        "| gpt2 | aura | 0.200 ± 0.015 | 2.1x | 0.300 ± 0.010 | 20.60 | +0.60 "
+        "| 180.00 | 0.490 ± 0.005 | -0.010 |"
+    )
+    assert aura_row in text
+    assert "| EleutherAI/pythia-70m | aura | 0.250 ± 0.020 |  |" in text
+    assert "| gpt2 | det_zero-k50 | 0.350 | 1.2x |" in text  # no "±" for an "N/A" stderr
+    assert "Legend:" in text
+
+
+def test_html_is_one_page_with_a_sortable_table(board):
+    _, out = board
+    html = (out / "leaderboard.html").read_text()
+    assert html.count("<table>") == 3  # main, toxicity details, zero-shot per task
+    assert "<script>" in html and "sortTable" in html and "addEventListener" in html
+    assert '<td data-sort="0.2">0.200 ± 0.015</td>' in html
+    assert "http" not in html  # no external assets
+
+
+def test_csv_round_trips(board):
+    frame, out = board
+    csv = pd.read_csv(out / "leaderboard.csv")
+    assert len(csv) == len(frame)
+    assert csv.loc[(csv["model"] == "gpt2") & (csv["variant"] == "aura"), "tox_reduction"].iloc[0] == pytest.approx(2.1)
+
+
+def test_pareto_png_is_written(board):
+    _, out = board
+    png = (out / "pareto.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_pareto_leaves_out_rows_without_both_values(tmp_path):
+    frame = pd.DataFrame({
+        "model": ["a", "a", "b"], "variant": ["base", "aura", "base"],
+        "ppl_nontoxic": [10.0, 11.0, math.nan], "rtp_tox": [0.4, 0.2, 0.3],
+    })
+    assert plot_pareto(frame, tmp_path / "p.png") == ["b/base"]
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert plot_pareto(frame.iloc[2:], tmp_path / "none.png") == ["b/base"]
+    assert not (tmp_path / "none.png").exists()
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_run_prints_the_markdown_and_writes_only_the_asked_formats(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), "--format", "md", "csv"])) == 0
+    assert "| gpt2 | base | 0.420 ± 0.020 |" in capsys.readouterr().out
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["leaderboard.csv", "leaderboard.md"]
+    assert report.run(parser.parse_args([str(tmp_path / "empty")])) == 1
