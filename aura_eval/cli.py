@@ -114,8 +114,10 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, profanity-check, hf:<model>")
     p.add_argument("--limit", type=float, help="lm-eval --limit: documents per task (or a fraction)")
-    p.add_argument("--batch-size", default="16", help="lm-eval --batch_size")
+    p.add_argument("--batch-size", default="64", help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
+    p.add_argument("--metadata", type=json.loads, help="extra task metadata as JSON, e.g. "
+                   "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--force", action="store_true", help="rerun variants that already have results")
 
 
@@ -129,7 +131,8 @@ def cmd_compare(args) -> int:
     model_dir = compare(
         args.model, args.intervention, _split(args.variants), args.out, tasks=_split(args.tasks), gguf_file=args.gguf_file,
         model_name=args.model_name, data_dir=args.data_dir, scorer=args.scorer, limit=args.limit, batch_size=args.batch_size,
-        device=args.device, log_samples=args.log_samples, extra_model_args=args.model_args, force=args.force,
+        device=args.device, log_samples=args.log_samples, extra_model_args=args.model_args,
+        task_metadata=args.metadata, force=args.force,
         dry_run=args.dry_run,
     )
     print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
@@ -142,7 +145,8 @@ def cmd_demo(args) -> int:
     return run_demo(
         args.out, model=args.model, gguf_file=args.gguf_file, learn_data=args.learn_data, data_dir=args.data_dir,
         n_per_class=args.n_per_class, n_prompts=args.n_prompts, variants=_split(args.variants), tasks=_split(args.tasks),
-        scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed, force=args.force,
+        scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed,
+        task_metadata=args.metadata, force=args.force,
     )
 
 
@@ -225,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gguf-file", help="GGUF file name inside --model")
     p.add_argument("--learn-data", help="labelled sentences to learn AurA on (default: generated demo data)")
     p.add_argument("--n-per-class", type=int, default=300, help="balanced learning sentences per class")
-    p.add_argument("--n-prompts", type=int, default=60, help="prompts in the generated demo data")
+    p.add_argument("--n-prompts", type=int, default=50, help="prompts in the generated demo data")
     p.add_argument("--variants", default="base,aura", help="variants to compare (see `compare`)")
     p.add_argument("--seed", type=int, default=0)
     add_eval_args(p)

@@ -119,11 +119,12 @@ def compare(
     data_dir: str | None = None,
     scorer: str | None = None,
     limit: float | None = None,
-    batch_size: str = "16",
+    batch_size: str = "64",
     device: str | None = None,
     log_samples: bool = False,
     folded_dir: str | None = None,
     extra_model_args: str | None = None,
+    task_metadata: dict | None = None,
     force: bool = False,
     dry_run: bool = False,
 ) -> Path:
@@ -135,7 +136,7 @@ def compare(
     parsed = [Variant.parse(v) for v in variants]
     tasks = list(tasks or DEFAULT_TASKS)
     model_dir = Path(out) / slug(model_name or display_name(model, gguf_file))
-    metadata = {}
+    metadata = dict(task_metadata or {})
     if data_dir:
         metadata["data_dir"] = str(Path(data_dir).resolve())
     if scorer:

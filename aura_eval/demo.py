@@ -64,14 +64,15 @@ def run_demo(
     learn_data: str | None = None,
     data_dir: str | None = None,
     n_per_class: int | None = 300,
-    n_prompts: int = 60,
+    n_prompts: int = 50,
     variants: list[str] | None = None,
     tasks: list[str] | None = None,
     scorer: str | None = None,
     limit: float | None = None,
-    batch_size: str = "16",
+    batch_size: str = "64",
     device: str | None = None,
     seed: int = 0,
+    task_metadata: dict | None = None,
     force: bool = False,
 ) -> int:
     from .compare import compare, slug
@@ -100,7 +101,8 @@ def run_demo(
     else:
         print(f"[demo] using the learned state {state} (--force relearns)")
     compare(model, str(state), variants or ["base", "aura"], out, tasks=tasks, gguf_file=gguf_file, model_name=name,
-            data_dir=data_dir, scorer=scorer, limit=limit, batch_size=batch_size, device=device or "cpu", force=force)
+            data_dir=data_dir, scorer=scorer, limit=limit, batch_size=batch_size, device=device or "cpu",
+            task_metadata=task_metadata, force=force)
     board = build_report(out, out)
     print(board_markdown(out))
     return 0 if len(board) else 1
