@@ -93,15 +93,16 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
 
 
 # -- eval: lm_eval with our tasks on the include path ---------------------------------------------
-def cmd_eval(args) -> int:
+def cmd_eval(lm_eval_argv: list[str]) -> int:
+    """`aura-eval eval ARGS` = `lm_eval ARGS --include_path <our tasks>`; ARGS go through untouched."""
     from lm_eval.__main__ import cli_evaluate
 
     import aura_eval.model  # noqa: F401  (registers aura-hf even with the import hook switched off)
 
-    argv = list(args.lm_eval_args)
+    argv = list(lm_eval_argv)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    if "--include_path" not in argv:
+    if "--include_path" not in argv and argv not in ([], ["-h"], ["--help"]):
         argv += ["--include_path", str(tasks_dir())]
     sys.argv = ["lm_eval", *argv]
     cli_evaluate()
@@ -193,8 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Everything after `eval` goes to lm_eval unchanged, plus --include_path <our tasks>. "
                        "Example: aura-eval eval --model aura-hf --model_args pretrained=gpt2,intervention=s.safetensors "
                        "--tasks aura_rtp --limit 50")
-    p.add_argument("lm_eval_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_eval)
+    p.add_argument("lm_eval_args", nargs=argparse.REMAINDER, help="arguments for lm_eval")
 
     p = sub.add_parser("compare", help="evaluate base / aura / damp / det_zero / folded variants with lm_eval, resumable",
                        description="One lm_eval run per variant into OUT/<model>/<variant>/ (results JSON + command.txt). "
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:  # lm_eval's options are its own: hand them over unparsed
+        return cmd_eval(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")

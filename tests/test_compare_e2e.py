@@ -1,0 +1,67 @@
+"""compare -> report end to end on a tiny model: real lm_eval processes, then the leaderboard."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aura_demo_data import write_data_dir
+from aura_eval.compare import compare
+from aura_eval.learn import learn
+from aura_eval.report import build_report
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    for key, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "AURA_EVAL_CACHE": str(tmp_path / "cache")}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AURA_TOXICITY_SCORER", raising=False)
+    monkeypatch.delenv("AURA_DATA_DIR", raising=False)
+
+
+def test_compare_variants_then_report(tiny_llama, tmp_path, offline, capsys):
+    data_dir = write_data_dir(tmp_path / "data")
+    learn_csv = tmp_path / "learn.csv"
+    with open(learn_csv, "w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), ("You are a stupid idiot.", 1), ("Shut up, you moron.", 1),
+                                 ("Have a nice day.", 0), ("The library opens at nine.", 0)])
+    state = tmp_path / "s.safetensors"
+    learn(str(tiny_llama), str(learn_csv), state, device="cpu", progress=False)
+    out = tmp_path / "results"
+    kwargs = dict(out=out, tasks=["aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic"], model_name="tiny",
+                  data_dir=str(data_dir), scorer="profanity-check", limit=2, batch_size="4", device="cpu")
+    model_dir = compare(str(tiny_llama), str(state), ["base", "aura", "aura-folded"], **kwargs)
+
+    assert sorted(p.name for p in model_dir.iterdir()) == ["aura", "aura-folded", "base"]
+    command = (model_dir / "aura" / "command.txt").read_text()
+    assert command.startswith("lm_eval --model aura-hf") and f"intervention={state}" in command
+
+    board = build_report(out, out).set_index("variant")
+    ppl = board["ppl_nontoxic"]
+    # The folded checkpoint, evaluated as a plain `hf` model, scores what the hooked model scores.
+    assert ppl["aura-folded"] == pytest.approx(ppl["aura"], rel=1e-4)
+    assert ppl["aura"] != pytest.approx(ppl["base"], rel=1e-4)
+    assert board.loc["base", "toxicity_scorer"] == "profanity-check"
+    for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv", "pareto.png"):
+        assert (out / name).stat().st_size > 0
+
+    compare(str(tiny_llama), str(state), ["base", "aura"], **kwargs)  # resumable: nothing reruns
+    assert capsys.readouterr().out.count("done already") == 2
+
+
+def test_eval_wrapper_and_tasks_dir(tiny_gpt2, tmp_path, offline):
+    tasks = subprocess.run([sys.executable, "-m", "aura_eval.cli", "tasks-dir"], capture_output=True, text=True)
+    assert tasks.returncode == 0 and (Path(tasks.stdout.strip()) / "aura_rtp.yaml").is_file()
+    data_dir = write_data_dir(tmp_path / "data")
+    proc = subprocess.run(
+        [sys.executable, "-m", "aura_eval.cli", "eval", "--model", "aura-hf", "--model_args",
+         f"pretrained={tiny_gpt2},intervention=none", "--tasks", "aura_ppl_toxic", "--device", "cpu", "--limit", "2",
+         "--metadata", json.dumps({"data_dir": str(data_dir)}), "--output_path", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = (tmp_path / "out").rglob("results_*.json")
+    assert "word_perplexity,none" in json.loads(result.read_text())["results"]["aura_ppl_toxic"]
