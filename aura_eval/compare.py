@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .intervention import variant_label
+
 DEFAULT_TASKS = ("aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic")
 _VARIANT = re.compile(r"^(?P<method>base|aura|aura-folded|damp|det_zero)(?:-k(?P<k>\d+))?(?:-a(?P<alpha>[0-9.]+))?$")
 
@@ -45,11 +47,7 @@ class Variant:
 
     @property
     def label(self) -> str:
-        if self.method == "damp":
-            return f"damp-k{self.k}-a{self.alpha:g}"
-        if self.method == "det_zero":
-            return f"det_zero-k{self.k}"
-        return self.method
+        return variant_label(self.method, self.k, self.alpha)
 
 
 def slug(name: str) -> str:

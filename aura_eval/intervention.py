@@ -66,6 +66,15 @@ def alphas_from_auroc(
     return dict(zip(auroc, flat_alpha.split([a.numel() for a in auroc.values()])))
 
 
+def variant_label(method: str, k: int | None = None, alpha: float | None = None) -> str:
+    """The short, stable name of a variant in result folders and leaderboards, e.g. damp-k500-a0.5."""
+    if method == "damp":
+        return f"damp-k{k}-a{alpha:g}"
+    if method == "det_zero":
+        return f"det_zero-k{k}"
+    return "base" if method == "none" else method
+
+
 def model_fingerprint(model: nn.Module, module_names: list[str]) -> dict:
     """What a state file must match: the architecture and the width of every hooked module."""
     config = getattr(model, "config", None)
@@ -117,12 +126,7 @@ class Intervention:
 
     @property
     def variant(self) -> str:
-        """A short, stable label used in result folders and leaderboards."""
-        if self.method == "damp":
-            return f"damp-k{self.k}-a{self.alpha:g}"
-        if self.method == "det_zero":
-            return f"det_zero-k{self.k}"
-        return "base" if self.method == "none" else self.method
+        return variant_label(self.method, self.k, self.alpha)
 
     def summary(self) -> dict:
         """Numbers worth logging: unit counts, experts, and how much the model is changed."""
