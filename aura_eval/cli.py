@@ -117,6 +117,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=float, help="lm-eval --limit: documents per task (or a fraction)")
     p.add_argument("--batch-size", default="64", help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
+    p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16")
     p.add_argument("--metadata", type=json.loads, help="extra task metadata as JSON, e.g. "
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--force", action="store_true", help="rerun variants that already have results")
@@ -147,7 +148,7 @@ def cmd_demo(args) -> int:
         args.out, model=args.model, gguf_file=args.gguf_file, learn_data=args.learn_data, data_dir=args.data_dir,
         n_per_class=args.n_per_class, n_prompts=args.n_prompts, variants=_split(args.variants), tasks=_split(args.tasks),
         scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed,
-        task_metadata=args.metadata, force=args.force,
+        task_metadata=args.metadata, extra_model_args=args.model_args, force=args.force,
     )
 
 
@@ -204,7 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", help="name of the results folder / leaderboard row (default: from --model)")
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
-    p.add_argument("--model-args", help="extra lm-eval model_args, e.g. dtype=bfloat16,parallelize=True")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--log-samples", action="store_true", help="also save lm-eval samples")
     p.add_argument("--dry-run", action="store_true", help="print the lm_eval commands only")
