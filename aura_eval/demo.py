@@ -58,7 +58,7 @@ def demo_learn_rows(n_per_class: int, seed: int = 0) -> list[tuple[str, int]]:
 
 
 def run_demo(
-    out: str | Path = "results/demo",
+    out: str | Path = "runs/demo",
     model: str | None = None,
     gguf_file: str | None = None,
     learn_data: str | None = None,
