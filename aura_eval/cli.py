@@ -116,6 +116,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, profanity-check, hf:<model>")
     p.add_argument("--limit", type=float, help="lm-eval --limit: documents per task (or a fraction)")
     p.add_argument("--batch-size", default="64", help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
+    p.add_argument("--ppl-batch-size", default="4", help="lm-eval --batch_size of the perplexity tasks, run as a second "
+                   "lm_eval process (default 4: full-length windows x vocabulary logits take memory)")
     p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
     p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16")
     p.add_argument("--metadata", type=json.loads, help="extra task metadata as JSON, e.g. "
@@ -134,7 +136,7 @@ def cmd_compare(args) -> int:
         args.model, args.intervention, _split(args.variants), args.out, tasks=_split(args.tasks), gguf_file=args.gguf_file,
         model_name=args.model_name, data_dir=args.data_dir, scorer=args.scorer, limit=args.limit, batch_size=args.batch_size,
         device=args.device, log_samples=args.log_samples, extra_model_args=args.model_args,
-        task_metadata=args.metadata, force=args.force,
+        task_metadata=args.metadata, force=args.force, ppl_batch_size=args.ppl_batch_size,
         dry_run=args.dry_run,
     )
     print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
@@ -148,7 +150,7 @@ def cmd_demo(args) -> int:
         args.out, model=args.model, gguf_file=args.gguf_file, learn_data=args.learn_data, data_dir=args.data_dir,
         n_per_class=args.n_per_class, n_prompts=args.n_prompts, variants=_split(args.variants), tasks=_split(args.tasks),
         scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed,
-        task_metadata=args.metadata, extra_model_args=args.model_args, force=args.force,
+        task_metadata=args.metadata, extra_model_args=args.model_args, ppl_batch_size=args.ppl_batch_size, force=args.force,
     )
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,8 +55,22 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
 
 
-def is_done(variant_dir: Path) -> bool:
-    return any(variant_dir.rglob("results_*.json"))
+def finished_tasks(variant_dir: Path) -> set[str]:
+    """Tasks (and groups) that some results file in `variant_dir` already holds."""
+    done: set[str] = set()
+    for path in variant_dir.rglob("results_*.json"):
+        try:
+            done |= set(json.loads(path.read_text()).get("results", {}))
+        except (OSError, ValueError):
+            continue
+    return done
+
+
+def split_tasks(tasks: list[str]) -> list[list[str]]:
+    """Perplexity tasks apart from the rest: their long windows need a smaller batch than sampling does."""
+    ppl = [t for t in tasks if t.startswith("aura_ppl")]
+    rest = [t for t in tasks if t not in ppl]
+    return [part for part in (rest, ppl) if part]
 
 
 def lm_eval_args(
@@ -125,8 +140,13 @@ def compare(
     task_metadata: dict | None = None,
     force: bool = False,
     dry_run: bool = False,
+    ppl_batch_size: str = "4",
 ) -> Path:
-    """Run every variant not yet done; returns the model's results folder."""
+    """Run every variant not yet done; returns the model's results folder.
+
+    Generation and zero-shot tasks run in one lm_eval process with `batch_size`, the perplexity tasks in a
+    second one with `ppl_batch_size` (full-length windows times a large vocabulary fill memory fast).
+    """
     from .cli import tasks_dir
     from .loading import display_name, split_gguf
 
@@ -142,7 +162,10 @@ def compare(
     include = _short_path(tasks_dir())
     for variant in parsed:
         vdir = model_dir / variant.label
-        if is_done(vdir) and not force:
+        if force and not dry_run and vdir.exists():
+            shutil.rmtree(vdir)
+        todo = [part for part in split_tasks(tasks) if not set(part) <= finished_tasks(vdir)]
+        if not todo:
             print(f"[compare] {variant.label}: done already ({vdir}), skipping; --force reruns it")
             continue
         fdir = None
@@ -150,21 +173,30 @@ def compare(
             fdir = folded_dir or str(_folded_cache(model_dir.name, intervention))
             if not dry_run:
                 _export_folded(model, gguf_file, intervention, fdir)
-        args = lm_eval_args(variant, model, gguf_file, intervention, tasks, vdir, include, metadata, limit,
-                            batch_size, device, log_samples, fdir, extra_model_args)
-        command = "lm_eval " + shlex.join(args)
-        print(f"[compare] {variant.label}: {command}", flush=True)
-        if dry_run:
-            continue
-        vdir.mkdir(parents=True, exist_ok=True)
-        (vdir / "command.txt").write_text(command + "\n")
-        with open(vdir / "lm_eval.log", "w") as log:
-            proc = subprocess.run([sys.executable, "-m", "lm_eval", *args], stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        if proc.returncode != 0:
-            tail = (vdir / "lm_eval.log").read_text()[-3000:]
-            raise RuntimeError(f"lm_eval failed for variant {variant.label} (exit {proc.returncode}); log {vdir / 'lm_eval.log'}:\n{tail}")
+        for part in todo:
+            bs = ppl_batch_size if part[0].startswith("aura_ppl") else batch_size
+            args = lm_eval_args(variant, model, gguf_file, intervention, part, vdir, include, metadata, limit,
+                                bs, device, log_samples, fdir, extra_model_args)
+            command = "lm_eval " + shlex.join(args)
+            print(f"[compare] {variant.label}: {command}", flush=True)
+            if not dry_run:
+                _run_lm_eval(args, command, vdir, variant.label)
     return model_dir
+
+
+def _run_lm_eval(args: list[str], command: str, vdir: Path, label: str) -> None:
+    vdir.mkdir(parents=True, exist_ok=True)
+    with open(vdir / "command.txt", "a") as f:
+        f.write(command + "\n")
+    with open(vdir / "lm_eval.log", "a") as log:
+        log.write(f"$ {command}\n")
+        log.flush()
+        proc = subprocess.run([sys.executable, "-m", "lm_eval", *args], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        tail = (vdir / "lm_eval.log").read_text()[-3000:]
+        hint = " (killed: out of memory? lower --batch-size / --ppl-batch-size or set --model-args max_length=...)" if proc.returncode < 0 else ""
+        raise RuntimeError(f"lm_eval failed for variant {label} (exit {proc.returncode}){hint}; log {vdir / 'lm_eval.log'}:\n{tail}")
 
 
 def _short_path(path: Path) -> str:

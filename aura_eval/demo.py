@@ -74,6 +74,7 @@ def run_demo(
     seed: int = 0,
     task_metadata: dict | None = None,
     extra_model_args: str | None = None,
+    ppl_batch_size: str = "4",
     force: bool = False,
 ) -> int:
     from .compare import compare, slug
@@ -103,7 +104,7 @@ def run_demo(
         print(f"[demo] using the learned state {state} (--force relearns)")
     compare(model, str(state), variants or ["base", "aura"], out, tasks=tasks, gguf_file=gguf_file, model_name=name,
             data_dir=data_dir, scorer=scorer, limit=limit, batch_size=batch_size, device=device or "cpu",
-            task_metadata=task_metadata, extra_model_args=extra_model_args, force=force)
+            task_metadata=task_metadata, extra_model_args=extra_model_args, ppl_batch_size=ppl_batch_size, force=force)
     board = build_report(out, out)
     print(board_markdown(out))
     return 0 if len(board) else 1

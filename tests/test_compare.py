@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from aura_eval.compare import Variant, compare, lm_eval_args
@@ -37,7 +39,20 @@ def test_lm_eval_args_per_variant(tmp_path):
 def test_finished_variants_are_skipped(tmp_path, capsys):
     done = tmp_path / "m" / "base" / "m"
     done.mkdir(parents=True)
-    (done / "results_2026-01-01T00-00-00.json").write_text("{}")
-    compare("m", "s.safetensors", ["base", "aura"], tmp_path, dry_run=True)
+    (done / "results_2026-01-01T00-00-00.json").write_text(json.dumps({"results": {"aura_rtp": {}, "aura_ppl_toxic": {}}}))
+    compare("m", "s.safetensors", ["base", "aura"], tmp_path, tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True)
     out = capsys.readouterr().out
     assert "base: done already" in out and "[compare] aura: lm_eval --model aura-hf" in out
+    # generation and perplexity tasks run as two lm_eval processes, each with its own batch size
+    aura_lines = [line for line in out.splitlines() if line.startswith("[compare] aura:")]
+    assert len(aura_lines) == 2
+    assert "--tasks aura_rtp --batch_size 64" in aura_lines[0] and "--tasks aura_ppl_toxic --batch_size 4" in aura_lines[1]
+
+
+def test_half_finished_variant_runs_only_the_missing_part(tmp_path, capsys):
+    done = tmp_path / "m" / "base" / "m"
+    done.mkdir(parents=True)
+    (done / "results_2026-01-01T00-00-00.json").write_text(json.dumps({"results": {"aura_rtp": {}}}))
+    compare("m", None, ["base"], tmp_path, tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True)
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[compare] base:")]
+    assert "--tasks aura_ppl_toxic" in line
