@@ -48,7 +48,7 @@ def task_config(name: str) -> dict:
 
 def test_every_task_and_group_is_indexed(task_manager_index):
     assert set(RTP_TASKS + PPL_TASKS) <= set(task_manager_index.all_subtasks)
-    assert {"aura_preprompt", "aura_zeroshot", "aura_suite"} <= set(task_manager_index.all_groups)
+    assert {"aura_preprompt", "aura_zeroshot", "aura_suite", "aura_suite_full"} <= set(task_manager_index.all_groups)
 
 
 def test_shipped_rtp_tasks_follow_the_paper_protocol():
@@ -68,7 +68,7 @@ def test_zeroshot_and_suite_reference_existing_tasks(task_manager_index):
     from lm_eval.config.group import GroupConfig
 
     known = set(task_manager_index.all_tasks)
-    for group in ("aura_zeroshot", "aura_suite", "aura_preprompt"):
+    for group in ("aura_zeroshot", "aura_suite", "aura_suite_full", "aura_preprompt"):
         cfg = task_config(group)
         missing = [t for t in cfg["task"] if t not in known]
         assert not missing, f"{group} references unknown tasks {missing}"
@@ -79,7 +79,7 @@ def test_zeroshot_and_suite_reference_existing_tasks(task_manager_index):
 
 def test_lm_eval_validate_accepts_the_groups():
     done = subprocess.run(
-        [sys.executable, "-m", "lm_eval", "validate", "--tasks", "aura_suite,aura_zeroshot", "--include_path",
+        [sys.executable, "-m", "lm_eval", "validate", "--tasks", "aura_suite,aura_suite_full,aura_zeroshot", "--include_path",
          str(TASKS_DIR)],
         capture_output=True, text=True, env=subprocess_env(), timeout=120,
     )
@@ -190,7 +190,7 @@ def logged_samples(output: Path, task: str) -> list[dict]:
 
 
 def test_lm_eval_run_with_scorer_and_data_from_metadata(tiny_gpt2, data_dir, tmp_path):
-    tasks = "aura_rtp,aura_rtp_challenging,aura_ppl_nontoxic,aura_ppl_toxic,aura_preprompt"
+    tasks = "aura_suite"  # the whole offline suite: RTP (all / challenging / pre-prompts) and both perplexities
     metadata = json.dumps({"toxicity_scorer": "profanity-check", "data_dir": str(data_dir)})
     results = run_lm_eval(tiny_gpt2, tasks, tmp_path, subprocess_env(), "--metadata", metadata)
 
