@@ -6,4 +6,4 @@ HF_HUB_OFFLINE=1 aura-eval demo --out results/benchmark \
     --learn-data ../shared/data/jigsaw_comments_dev.csv --n-per-class 500 \
     --data-dir ../shared/data --metadata '{"toxic_file": "offensive_tweets_dev.csv"}' \
     --scorer profanity-check --limit 100 --model-args max_length=1024 \
-    --variants base,aura,det_zero-k2000
+    --variants base,aura,damp-k2000,det_zero-k2000
