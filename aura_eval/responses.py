@@ -57,6 +57,17 @@ def input_device(model: nn.Module) -> torch.device:
     return model.get_input_embeddings().weight.device
 
 
+def forward_batch(model: nn.Module, enc: dict[str, torch.Tensor], device: torch.device):
+    """One forward pass over a padded batch, positions counted over real tokens only, so left padding
+    sees the same positions as right padding."""
+    mask = enc["attention_mask"]
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+    return model(
+        input_ids=enc["input_ids"].to(device), attention_mask=mask.to(device),
+        position_ids=position_ids.to(device), use_cache=False,
+    )
+
+
 @torch.inference_mode()
 def collect_responses(
     model: nn.Module,
@@ -99,14 +110,8 @@ def collect_responses(
         bar = tqdm(total=len(texts), desc="AurA responses", unit="sent", disable=not progress)
         for idx, enc in batches:
             state["rows"] = torch.tensor(idx)
-            mask = enc["attention_mask"]
-            state["mask"] = mask.bool()
-            # Positions counted over real tokens only, so left padding sees the same positions as right.
-            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-            model(
-                input_ids=enc["input_ids"].to(device), attention_mask=mask.to(device),
-                position_ids=position_ids.to(device), use_cache=False,
-            )
+            state["mask"] = enc["attention_mask"].bool()
+            forward_batch(model, enc, device)
             bar.update(len(idx))
         bar.close()
     finally:

@@ -20,7 +20,7 @@ from aura_eval.data import balanced_sample, load_labelled
 from aura_eval.demo import default_model, demo_learn_rows
 from aura_eval.loading import load_model
 from aura_eval.modules import resolve_modules
-from aura_eval.responses import collect_responses, input_device, iter_batches
+from aura_eval.responses import collect_responses, forward_batch, input_device, iter_batches
 
 SHARED_JIGSAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jigsaw_comments_dev.csv"
 
@@ -29,9 +29,7 @@ SHARED_JIGSAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 def bare_forward(model, tokenizer, texts, batch_size, max_length):
     device = input_device(model)
     for _, enc in iter_batches(tokenizer, texts, batch_size, max_length):
-        mask = enc["attention_mask"]
-        model(input_ids=enc["input_ids"].to(device), attention_mask=mask.to(device),
-              position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(device), use_cache=False)
+        forward_batch(model, enc, device)
 
 
 def main() -> None:
