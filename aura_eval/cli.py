@@ -8,16 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
-
-
-def tasks_dir() -> Path:
-    """The task YAMLs: `tasks/` beside the package in a checkout, `aura_eval/_tasks` in a wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "tasks", here / "_tasks"):
-        if candidate.is_dir() and any(candidate.glob("*.yaml")):
-            return candidate
-    raise FileNotFoundError("aura-eval's task folder is missing from this installation")
+from aura_eval import __version__
+from aura_eval.core.config import DEFAULT_DAMP_ALPHA, METHODS, InterventionConfig
+from aura_eval.core.loading import ModelRef, load_model
+from aura_eval.harness import tasks_dir
 
 
 # -- learn ---------------------------------------------------------------------------------------
@@ -31,10 +25,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_learn(args) -> int:
-    from .learn import learn
+    from aura_eval.core.learn import learn
 
     iv = learn(
-        args.model, args.data, args.out, gguf_file=args.gguf_file, n_per_class=args.n_per_class, seed=args.seed,
+        ModelRef.parse(args.model, args.gguf_file), args.data, args.out, n_per_class=args.n_per_class, seed=args.seed,
         text_column=args.text_column, label_column=args.label_column, split=args.split, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         modules=args.modules, pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
@@ -47,11 +41,11 @@ def cmd_learn(args) -> int:
 
 # -- info / export -------------------------------------------------------------------------------
 def cmd_info(args) -> int:
-    from .intervention import Intervention
+    from aura_eval.core.intervention import Intervention
 
     iv = Intervention.load(args.state)
     if args.method:
-        iv = iv.with_method(args.method, args.k, args.alpha)
+        iv = iv.with_config(InterventionConfig(args.method, args.k, args.alpha))
     info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -67,14 +61,14 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .hooks import fold
-    from .intervention import Intervention
-    from .loading import load_model
+    from aura_eval.core.hooks import fold
+    from aura_eval.core.intervention import Intervention
 
-    model, tokenizer = load_model(args.model, args.gguf_file, args.dtype, "cpu", args.revision, args.trust_remote_code)
+    model, tokenizer = load_model(ModelRef.parse(args.model, args.gguf_file), args.dtype, "cpu", args.revision,
+                                  args.trust_remote_code)
     iv = Intervention.load(args.intervention, model=model)
     if args.method:
-        iv = iv.with_method(args.method, args.k, args.alpha)
+        iv = iv.with_config(InterventionConfig(args.method, args.k, args.alpha))
     fold(model, iv)
     out = Path(args.out)
     model.save_pretrained(out)
@@ -87,9 +81,9 @@ def cmd_export(args) -> int:
 
 
 def add_method_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["aura", "damp", "det_zero", "none"], help="re-derive alphas with this method")
+    p.add_argument("--method", choices=METHODS, help="re-derive alphas with this method")
     p.add_argument("--k", type=int, help="number of top-AUROC units for damp / det_zero")
-    p.add_argument("--alpha", type=float, help="fixed factor for damp (default 0.5)")
+    p.add_argument("--alpha", type=float, help=f"fixed factor for damp (default {DEFAULT_DAMP_ALPHA})")
 
 
 # -- eval: lm_eval with our tasks on the include path ---------------------------------------------
@@ -97,7 +91,7 @@ def cmd_eval(lm_eval_argv: list[str]) -> int:
     """`aura-eval eval ARGS` = `lm_eval ARGS --include_path <our tasks>`; ARGS go through untouched."""
     from lm_eval.__main__ import cli_evaluate
 
-    import aura_eval.model  # noqa: F401  (registers aura-hf even with the import hook switched off)
+    import aura_eval.harness.model  # noqa: F401  (registers aura-hf even with the import hook switched off)
 
     argv = list(lm_eval_argv)
     if argv and argv[0] == "--":
@@ -122,6 +116,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16")
     p.add_argument("--metadata", type=json.loads, help="extra task metadata as JSON, e.g. "
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
+    p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
+                   "leaderboard's paired statistics need them)")
     p.add_argument("--force", action="store_true", help="rerun variants that already have results")
 
 
@@ -129,29 +125,32 @@ def _split(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
-def cmd_compare(args) -> int:
-    from .compare import compare
+def eval_options(args):
+    from aura_eval.report.runner import DEFAULT_TASKS, EvalOptions
 
-    model_dir = compare(
-        args.model, args.intervention, _split(args.variants), args.out, tasks=_split(args.tasks), gguf_file=args.gguf_file,
-        model_name=args.model_name, data_dir=args.data_dir, scorer=args.scorer, limit=args.limit, batch_size=args.batch_size,
-        device=args.device, log_samples=args.log_samples, extra_model_args=args.model_args,
-        task_metadata=args.metadata, force=args.force, ppl_batch_size=args.ppl_batch_size,
-        dry_run=args.dry_run,
+    return EvalOptions(
+        tasks=_split(args.tasks) or list(DEFAULT_TASKS), data_dir=args.data_dir, scorer=args.scorer, limit=args.limit,
+        batch_size=args.batch_size, ppl_batch_size=args.ppl_batch_size, device=args.device,
+        log_samples=not args.no_log_samples, model_args=args.model_args, metadata=args.metadata or {},
+        force=args.force, dry_run=getattr(args, "dry_run", False),
     )
+
+
+def cmd_compare(args) -> int:
+    from aura_eval.report.runner import compare
+
+    model = ModelRef.parse(args.model, args.gguf_file, args.model_name)
+    model_dir = compare(model, args.intervention, _split(args.variants), args.out, eval_options(args))
     print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
     return 0
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from aura_eval.demo.driver import run_demo
 
-    return run_demo(
-        args.out, model=args.model, gguf_file=args.gguf_file, learn_data=args.learn_data, data_dir=args.data_dir,
-        n_per_class=args.n_per_class, n_prompts=args.n_prompts, variants=_split(args.variants), tasks=_split(args.tasks),
-        scorer=args.scorer, limit=args.limit, batch_size=args.batch_size, device=args.device, seed=args.seed,
-        task_metadata=args.metadata, extra_model_args=args.model_args, ppl_batch_size=args.ppl_batch_size, force=args.force,
-    )
+    model = ModelRef.parse(args.model, args.gguf_file) if args.model else None
+    return run_demo(args.out, model, args.learn_data, args.n_per_class, args.n_prompts, _split(args.variants),
+                    args.seed, eval_options(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,12 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--log-samples", action="store_true", help="also save lm-eval samples")
     p.add_argument("--dry-run", action="store_true", help="print the lm_eval commands only")
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 
-    from . import report
+    from aura_eval.report import leaderboard as report
 
     p = sub.add_parser("report", help="leaderboard (md, html, csv, Pareto png) from lm-eval results JSONs",
                        description="Reads every results_*.json under RESULTS_DIR: one row per model x variant, with "

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import torch
 
-from aura_eval.auroc import auroc
-from aura_eval.data import balanced_sample, load_labelled
-from aura_eval.demo import default_model, demo_learn_rows
-from aura_eval.loading import load_model
-from aura_eval.modules import resolve_modules
-from aura_eval.responses import collect_responses, forward_batch, input_device, iter_batches
+from aura_eval.core.auroc import auroc
+from aura_eval.core.labelled import balanced_sample, load_labelled
+from aura_eval.core.loading import load_model
+from aura_eval.core.modules import resolve_modules
+from aura_eval.core.responses import collect_responses, forward_batch, input_device, iter_batches
+from aura_eval.demo.driver import default_model
+from aura_eval.demo.generate import generate_labelled
 
 SHARED_JIGSAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jigsaw_comments_dev.csv"
 
@@ -47,7 +48,7 @@ def main() -> None:
         source = args.data or str(SHARED_JIGSAW)
         rows = balanced_sample(load_labelled(source), args.n // 2, seed=0)
     else:
-        source, rows = "demo data", demo_learn_rows(args.n // 2, seed=0)
+        source, rows = "demo data", generate_labelled(args.n // 2, seed=0)
     model, tokenizer = load_model(args.model or str(default_model()), device="cpu")
     texts, labels = [t for t, _ in rows], torch.tensor([y for _, y in rows])
     modules = resolve_modules(model)

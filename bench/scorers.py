@@ -15,7 +15,7 @@ import random
 import time
 from pathlib import Path
 
-from aura_eval.scorers import get_scorer, score_texts
+from aura_eval.harness.scorers import get_scorer, score_texts
 
 DEFAULT_SCORERS = "profanity-check,detoxify-original,detoxify-unbiased,hf:s-nlp/roberta_toxicity_classifier"
 WORDS = (

@@ -1,4 +1,4 @@
-"""Tiny local data files in the layout the suite discovers in a data dir (see aura_eval.taskdata)."""
+"""Tiny local data files in the layout the suite discovers in a data dir (see aura_eval.harness.taskdata)."""
 
 from __future__ import annotations
 

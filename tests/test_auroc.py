@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from aura_eval.auroc import auroc
+from aura_eval.core.auroc import auroc
 
 
 @pytest.mark.parametrize("chunk_units", [1, 7, 8192])

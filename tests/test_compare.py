@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from aura_eval.compare import Variant, compare, lm_eval_args
+from aura_eval.core.loading import ModelRef
+from aura_eval.report.runner import EvalOptions, Variant, compare, lm_eval_args
 
 
 @pytest.mark.parametrize(
@@ -22,9 +23,9 @@ def test_bad_variants(bad):
 
 
 def test_lm_eval_args_per_variant(tmp_path):
-    common = dict(model="m", gguf_file="f.gguf", intervention="s.safetensors", tasks=["aura_rtp"], out_dir=tmp_path,
-                  include_path="tasks", metadata={"toxicity_scorer": "profanity-check"}, limit=5, batch_size="8",
-                  device="cpu", log_samples=False)
+    options = EvalOptions(scorer="profanity-check", limit=5, device="cpu", log_samples=False)
+    common = dict(model=ModelRef("m", "f.gguf", "m"), intervention="s.safetensors", tasks=["aura_rtp"], out_dir=tmp_path,
+                  include_path="tasks", options=options, batch_size="8")
     base = lm_eval_args(Variant.parse("base"), **common)
     assert base[:4] == ["--model", "aura-hf", "--model_args", "pretrained=m,gguf_file=f.gguf,intervention=none"]
     damp = lm_eval_args(Variant.parse("damp-k3-a0.2"), **common)
@@ -40,7 +41,7 @@ def test_finished_variants_are_skipped(tmp_path, capsys):
     done = tmp_path / "m" / "base" / "m"
     done.mkdir(parents=True)
     (done / "results_2026-01-01T00-00-00.json").write_text(json.dumps({"results": {"aura_rtp": {}, "aura_ppl_toxic": {}}}))
-    compare("m", "s.safetensors", ["base", "aura"], tmp_path, tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True)
+    compare("m", "s.safetensors", ["base", "aura"], tmp_path, EvalOptions(tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True))
     out = capsys.readouterr().out
     assert "base: done already" in out and "[compare] aura: lm_eval --model aura-hf" in out
     # generation and perplexity tasks run as two lm_eval processes, each with its own batch size
@@ -53,6 +54,6 @@ def test_half_finished_variant_runs_only_the_missing_part(tmp_path, capsys):
     done = tmp_path / "m" / "base" / "m"
     done.mkdir(parents=True)
     (done / "results_2026-01-01T00-00-00.json").write_text(json.dumps({"results": {"aura_rtp": {}}}))
-    compare("m", None, ["base"], tmp_path, tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True)
+    compare("m", None, ["base"], tmp_path, EvalOptions(tasks=["aura_rtp", "aura_ppl_toxic"], dry_run=True))
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[compare] base:")]
     assert "--tasks aura_ppl_toxic" in line

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from aura_demo_data import write_data_dir
-from aura_eval.compare import compare
-from aura_eval.learn import learn
-from aura_eval.report import build_report
+
+from aura_eval.core.learn import learn
+from aura_eval.core.loading import ModelRef
+from aura_eval.report.leaderboard import build_report
+from aura_eval.report.runner import EvalOptions, compare
 
 
 @pytest.fixture
@@ -31,9 +32,10 @@ def test_compare_variants_then_report(tiny_llama, tmp_path, offline, capsys):
     state = tmp_path / "s.safetensors"
     learn(str(tiny_llama), str(learn_csv), state, device="cpu", progress=False)
     out = tmp_path / "results"
-    kwargs = dict(out=out, tasks=["aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic"], model_name="tiny",
-                  data_dir=str(data_dir), scorer="profanity-check", limit=2, batch_size="4", device="cpu")
-    model_dir = compare(str(tiny_llama), str(state), ["base", "aura", "aura-folded"], **kwargs)
+    options = EvalOptions(tasks=["aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic"], data_dir=str(data_dir),
+                          scorer="profanity-check", limit=2, batch_size="4", device="cpu")
+    model = ModelRef.parse(str(tiny_llama), name="tiny")
+    model_dir = compare(model, str(state), ["base", "aura", "aura-folded"], out, options)
 
     assert sorted(p.name for p in model_dir.iterdir()) == ["aura", "aura-folded", "base"]
     command = (model_dir / "aura" / "command.txt").read_text()
@@ -48,7 +50,7 @@ def test_compare_variants_then_report(tiny_llama, tmp_path, offline, capsys):
     for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv", "pareto.png"):
         assert (out / name).stat().st_size > 0
 
-    compare(str(tiny_llama), str(state), ["base", "aura"], **kwargs)  # resumable: nothing reruns
+    compare(model, str(state), ["base", "aura"], out, options)  # resumable: nothing reruns
     assert capsys.readouterr().out.count("done already") == 2
 
 

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from aura_eval.data import balanced_sample, data_hash, load_labelled
+from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
 
 
 def test_jigsaw_layout_drops_nontoxic_rows_with_other_labels(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for aura_eval.demo_data: the generated offline demo data (content warning: toxic strings)."""
+"""Tests for aura_eval.demo.generate: the generated offline demo data (content warning: toxic strings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from aura_eval import demo_data as dd
+from aura_eval.demo import generate as dd
 
 PROFANE = re.compile(r"\b(hell|damn|crap|shit|bullshit|ass|idiot|moron|stupid|loser|dumbass|jackass|garbage)\b", re.I)
 

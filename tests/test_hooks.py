@@ -2,9 +2,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from aura_eval.hooks import applied, apply, fold
-from aura_eval.intervention import Intervention, model_fingerprint
-from aura_eval.modules import output_width, resolve_modules
+from aura_eval.core.config import InterventionConfig
+from aura_eval.core.hooks import applied, apply, fold
+from aura_eval.core.intervention import Intervention, model_fingerprint
+from aura_eval.core.modules import output_width, resolve_modules
 
 INPUT = torch.tensor([[5, 17, 42, 99, 3, 250, 7]])
 
@@ -13,7 +14,7 @@ def random_intervention(model, method="aura", **kw):
     g = torch.Generator().manual_seed(0)
     modules = resolve_modules(model)
     auroc = {n: torch.rand(output_width(m), generator=g, dtype=torch.float64) for n, m in modules.items()}
-    return Intervention.from_auroc(auroc, method, meta={"fingerprint": model_fingerprint(model, list(modules))}, **kw)
+    return Intervention.from_auroc(auroc, InterventionConfig(method, **kw), meta={"fingerprint": model_fingerprint(model, list(modules))})
 
 
 @pytest.mark.parametrize("method, kw", [("aura", {}), ("damp", {"k": 20, "alpha": 0.3}), ("det_zero", {"k": 20})])

@@ -5,34 +5,35 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from aura_eval.intervention import Intervention, StateFileError, alphas_from_auroc, model_fingerprint
+from aura_eval.core.config import InterventionConfig as C
+from aura_eval.core.intervention import Intervention, StateFileError, alphas_from_auroc, model_fingerprint
 
 AUROC = {"a": torch.tensor([0.2, 0.5, 0.75, 1.0], dtype=torch.float64), "b": torch.tensor([0.9, 0.6], dtype=torch.float64)}
 
 
 def test_aura_alpha_is_one_minus_gini_for_experts_only():
-    alphas = alphas_from_auroc(AUROC, "aura")
+    alphas = alphas_from_auroc(AUROC, C("aura"))
     assert alphas["a"].tolist() == [1.0, 1.0, 0.5, 0.0]
     assert alphas["b"].tolist() == pytest.approx([0.2, 0.8])
 
 
 def test_damp_and_det_zero_pick_global_top_k():
-    damp = alphas_from_auroc(AUROC, "damp", k=2, alpha=0.3)
+    damp = alphas_from_auroc(AUROC, C("damp", k=2, alpha=0.3))
     assert damp["a"].tolist() == pytest.approx([1, 1, 1, 0.3]) and damp["b"].tolist() == pytest.approx([0.3, 1])
-    zero = alphas_from_auroc(AUROC, "det_zero", k=3)
+    zero = alphas_from_auroc(AUROC, C("det_zero", k=3))
     assert zero["a"].tolist() == [1, 1, 0, 0] and zero["b"].tolist() == [0, 1]
-    assert alphas_from_auroc(AUROC, "damp", k=1)["a"][3] == 0.5  # default alpha
-    assert all(torch.all(a == 1) for a in alphas_from_auroc(AUROC, "none").values())
+    assert alphas_from_auroc(AUROC, C("damp", k=1))["a"][3] == 0.5  # default alpha
+    assert all(torch.all(a == 1) for a in alphas_from_auroc(AUROC, C("none")).values())
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"method": "damp"}, "needs k"), ({"method": "det_zero", "k": 7}, "needs k"), ({"method": "damp", "k": 1, "alpha": 2}, "alpha"),
-     ({"method": "aura", "k": 3}, "no k"), ({"method": "det_zero", "k": 1, "alpha": 0.5}, "det_zero"), ({"method": "zero"}, "Unknown")],
+     ({"method": "aura", "k": 3}, "no k"), ({"method": "det_zero", "k": 1, "alpha": 0.5}, "det_zero"), ({"method": "zero"}, "unknown")],
 )
 def test_bad_method_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        alphas_from_auroc(AUROC, **kwargs)
+        alphas_from_auroc(AUROC, C(**kwargs))
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def learned(tiny_gpt2):
     widths = model_fingerprint(model, names)["module_widths"]
     auroc = {n: torch.rand(widths[n], generator=g, dtype=torch.float64) for n in names}
     meta = {"fingerprint": model_fingerprint(model, names), "model_name": "tiny-gpt2", "pooling": "max"}
-    return model, Intervention.from_auroc(auroc, "aura", meta=meta)
+    return model, Intervention.from_auroc(auroc, C("aura"), meta=meta)
 
 
 def test_state_file_roundtrip_and_method_switch(learned, tmp_path):
@@ -53,9 +54,9 @@ def test_state_file_roundtrip_and_method_switch(learned, tmp_path):
     assert back.method == "aura" and back.meta["model_name"] == "tiny-gpt2" and back.meta["pooling"] == "max"
     for n in iv.auroc:
         assert torch.equal(back.auroc[n], iv.auroc[n]) and torch.equal(back.alphas[n], iv.alphas[n])
-    damp = back.with_method("damp", k=10, alpha=0.25)
+    damp = back.with_config(C("damp", k=10, alpha=0.25))
     assert damp.variant == "damp-k10-a0.25" and damp.summary()["n_units_changed"] == 10
-    assert back.with_method("det_zero", k=5).variant == "det_zero-k5"
+    assert back.with_config(C("det_zero", k=5)).variant == "det_zero-k5"
 
 
 def _rewrite_header(path, edit):

@@ -87,7 +87,7 @@ def test_generations_change_under_intervention(tiny_llama, task_dir, state, tmp_
     import torch
     from lm_eval.api.instance import Instance
 
-    from aura_eval.model import AuraLM
+    from aura_eval.harness.model import AuraLM
 
     def generate(**kw):
         lm = AuraLM(pretrained=str(tiny_llama), device="cpu", batch_size=1, **kw)
@@ -100,8 +100,8 @@ def test_generations_change_under_intervention(tiny_llama, task_dir, state, tmp_
 
 
 def test_bad_model_args_are_clear(tiny_llama, tiny_gpt2, state):
-    from aura_eval.intervention import StateFileError
-    from aura_eval.model import AuraLM
+    from aura_eval.core.intervention import StateFileError
+    from aura_eval.harness.model import AuraLM
 
     with pytest.raises(ValueError, match="needs intervention"):
         AuraLM(pretrained=str(tiny_llama), device="cpu", method="damp", k=3)
@@ -115,8 +115,8 @@ def test_learn_info_export_cli(tiny_gpt2, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from aura_eval.hooks import applied
-    from aura_eval.intervention import Intervention
+    from aura_eval.core.hooks import applied
+    from aura_eval.core.intervention import Intervention
 
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps({"text": t, "label": int(i % 2 == 1)}) + "\n" for i, t in enumerate(DOCS * 4)))

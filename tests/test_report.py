@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aura_eval import report
-from aura_eval.plots import plot_pareto
+from aura_eval.report import leaderboard as report
+from aura_eval.report.plots import plot_pareto
 
 DATA = Path(__file__).parent / "data" / "report"
 SCORER = "s-nlp/roberta_toxicity_classifier"
@@ -188,7 +188,7 @@ def test_files_that_are_not_lm_eval_results_are_skipped_with_a_warning(tmp_path,
     write_results(tmp_path / "results_ok.json", rtp(0.4), aura_config("base"))
     (tmp_path / "results_broken.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "results_other.json").write_text('{"hello": 1}', encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="aura_eval.report"):
+    with caplog.at_level(logging.WARNING, logger="aura_eval.report.leaderboard"):
         frame = report.build_report(tmp_path, formats=())
     assert len(frame) == 1
     warned = caplog.text

@@ -2,8 +2,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from aura_eval.modules import PRESETS, resolve_modules
-from aura_eval.responses import collect_responses, pool
+from aura_eval.core.modules import PRESETS, resolve_modules
+from aura_eval.core.responses import collect_responses, pool
 
 TEXTS = ["You are a stupid idiot.", "Have a nice day.", "The library opens at nine in the morning on weekdays."]
 
@@ -62,7 +62,7 @@ def test_empty_input_is_an_error(tiny_gpt2):
 def test_every_preset_resolves_on_its_architecture(config_name, kwargs):
     import transformers
 
-    from aura_eval.modules import output_width
+    from aura_eval.core.modules import output_width
 
     config = getattr(transformers, config_name)(vocab_size=64, **kwargs)
     model = AutoModelForCausalLM.from_config(config)

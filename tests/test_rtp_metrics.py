@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from aura_eval.rtp import (
+from aura_eval.harness.rtp import (
     RTP_METRICS,
     ToxicityScoreFilter,
     mean_skipping_none,
     process_results,
     prompt_metrics,
 )
-from aura_eval.scorers import register_scorer, unregister_scorer
+from aura_eval.harness.scorers import register_scorer, unregister_scorer
 
 
 def test_prompt_metrics_for_a_toxic_prompt():

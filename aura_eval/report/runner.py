@@ -14,41 +14,59 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .intervention import variant_label
+from aura_eval.core.config import InterventionConfig
+from aura_eval.core.loading import ModelRef, cache_dir
+from aura_eval.harness import tasks_dir
 
 DEFAULT_TASKS = ("aura_rtp", "aura_ppl_nontoxic", "aura_ppl_toxic")
-_VARIANT = re.compile(r"^(?P<method>base|aura|aura-folded|damp|det_zero)(?:-k(?P<k>\d+))?(?:-a(?P<alpha>[0-9.]+))?$")
+FOLDED = "aura-folded"
 
 
 @dataclass(frozen=True)
 class Variant:
-    method: str  # base | aura | aura-folded | damp | det_zero
-    k: int | None = None
-    alpha: float | None = None
+    """One row of a comparison: an intervention config, applied by hooks or folded into the weights."""
+
+    config: InterventionConfig
+    folded: bool = False  # aura-folded: the exported checkpoint through plain `--model hf`
 
     @classmethod
-    def parse(cls, text: str) -> "Variant":
-        m = _VARIANT.match(text.strip())
-        if not m:
-            raise ValueError(
-                f"Bad variant {text!r}: use base, aura, aura-folded, damp-k<K>[-a<ALPHA>] or det_zero-k<K> "
-                "(e.g. damp-k500-a0.5, det_zero-k200)"
-            )
-        method, k, alpha = m["method"], m["k"], m["alpha"]
-        if method in ("damp", "det_zero") and k is None:
-            raise ValueError(f"Variant {text!r} needs k, e.g. {method}-k500")
-        if method not in ("damp", "det_zero") and (k or alpha):
-            raise ValueError(f"Variant {text!r}: only damp and det_zero take k / alpha")
-        if method == "det_zero" and alpha:
-            raise ValueError(f"Variant {text!r}: det_zero sets units to 0 and takes no alpha")
-        return cls(method, int(k) if k else None, float(alpha) if alpha else (0.5 if method == "damp" else None))
+    def parse(cls, text: str) -> Variant:
+        if text.strip() == FOLDED:
+            return cls(InterventionConfig("aura"), folded=True)
+        return cls(InterventionConfig.parse(text))
 
     @property
     def label(self) -> str:
-        return variant_label(self.method, self.k, self.alpha)
+        return FOLDED if self.folded else self.config.label
+
+
+@dataclass
+class EvalOptions:
+    """What every lm_eval run of one comparison shares (the CLI's `compare` / `demo` evaluation flags)."""
+
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    data_dir: str | None = None
+    scorer: str | None = None
+    limit: float | None = None
+    batch_size: str = "64"  # lm_eval --batch_size of the sampling / zero-shot process
+    ppl_batch_size: str = "4"  # lm_eval --batch_size of the perplexity process
+    device: str | None = None
+    log_samples: bool = True
+    model_args: str | None = None  # extra lm-eval model_args for every variant
+    metadata: dict = field(default_factory=dict)  # extra task metadata (lm_eval --metadata)
+    force: bool = False
+    dry_run: bool = False
+
+    def task_metadata(self) -> dict:
+        metadata = dict(self.metadata or {})
+        if self.data_dir:
+            metadata["data_dir"] = str(Path(self.data_dir).resolve())
+        if self.scorer:
+            metadata["toxicity_scorer"] = self.scorer
+        return metadata
 
 
 def slug(name: str) -> str:
@@ -75,111 +93,87 @@ def split_tasks(tasks: list[str]) -> list[list[str]]:
 
 def lm_eval_args(
     variant: Variant,
-    model: str,
-    gguf_file: str | None,
+    model: ModelRef,
     intervention: str | None,
     tasks: list[str],
     out_dir: Path,
     include_path: str,
-    metadata: dict,
-    limit: float | None,
+    options: EvalOptions,
     batch_size: str,
-    device: str | None,
-    log_samples: bool,
     folded_dir: str | None = None,
-    extra_model_args: str | None = None,
 ) -> list[str]:
     """The `lm_eval` arguments for one variant (without the program name)."""
-    if variant.method == "aura-folded":
+    config = variant.config
+    if variant.folded:
         model_type, margs = "hf", [f"pretrained={folded_dir}"]
     else:
-        model_type, margs = "aura-hf", [f"pretrained={model}"]
-        if gguf_file:
-            margs.append(f"gguf_file={gguf_file}")
-        if variant.method == "base":
+        model_type, margs = "aura-hf", [f"pretrained={model.source}"]
+        if model.gguf_file:
+            margs.append(f"gguf_file={model.gguf_file}")
+        if config.method == "none":
             margs.append("intervention=none")
         else:
             if not intervention:
                 raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
             margs.append(f"intervention={intervention}")
-            if variant.method in ("damp", "det_zero"):
-                margs += [f"method={variant.method}", f"k={variant.k}"]
-                if variant.method == "damp":
-                    margs.append(f"alpha={variant.alpha:g}")
-    if extra_model_args:
-        margs.append(extra_model_args)
+            if config.method in ("damp", "det_zero"):
+                margs += [f"method={config.method}", f"k={config.k}"]
+                if config.method == "damp":
+                    margs.append(f"alpha={config.alpha:g}")
+    if options.model_args:
+        margs.append(options.model_args)
     args = ["--model", model_type, "--model_args", ",".join(margs), "--include_path", include_path,
             "--tasks", ",".join(tasks), "--batch_size", str(batch_size), "--output_path", str(out_dir)]
-    if device:
-        args += ["--device", device]
-    if limit is not None:
-        args += ["--limit", f"{limit:g}"]
+    if options.device:
+        args += ["--device", options.device]
+    if options.limit is not None:
+        args += ["--limit", f"{options.limit:g}"]
+    metadata = options.task_metadata()
     if metadata:
         args += ["--metadata", json.dumps(metadata, sort_keys=True)]
-    if log_samples:
+    if options.log_samples:
         args.append("--log_samples")
     return args
 
 
 def compare(
-    model: str,
+    model: str | ModelRef,
     intervention: str | None,
     variants: list[str],
     out: str | Path = "results",
-    tasks: list[str] | None = None,
-    gguf_file: str | None = None,
-    model_name: str | None = None,
-    data_dir: str | None = None,
-    scorer: str | None = None,
-    limit: float | None = None,
-    batch_size: str = "64",
-    device: str | None = None,
-    log_samples: bool = False,
+    options: EvalOptions | None = None,
     folded_dir: str | None = None,
-    extra_model_args: str | None = None,
-    task_metadata: dict | None = None,
-    force: bool = False,
-    dry_run: bool = False,
-    ppl_batch_size: str = "4",
 ) -> Path:
-    """Run every variant not yet done; returns the model's results folder.
+    """Run every variant not yet done into ``<out>/<model name>/<variant>/``; returns the model's folder.
 
-    Generation and zero-shot tasks run in one lm_eval process with `batch_size`, the perplexity tasks in a
-    second one with `ppl_batch_size` (full-length windows times a large vocabulary fill memory fast).
+    Generation and zero-shot tasks run in one lm_eval process with `options.batch_size`, the perplexity
+    tasks in a second one with `options.ppl_batch_size` (full-length windows times a large vocabulary fill
+    memory fast).
     """
-    from .cli import tasks_dir
-    from .loading import display_name, split_gguf
-
-    model, gguf_file = split_gguf(model, gguf_file)
+    options = options or EvalOptions()
+    model = ModelRef.parse(model)
     parsed = [Variant.parse(v) for v in variants]
-    tasks = list(tasks or DEFAULT_TASKS)
-    model_dir = Path(out) / slug(model_name or display_name(model, gguf_file))
-    metadata = dict(task_metadata or {})
-    if data_dir:
-        metadata["data_dir"] = str(Path(data_dir).resolve())
-    if scorer:
-        metadata["toxicity_scorer"] = scorer
+    model_dir = Path(out) / slug(model.name)
     include = _short_path(tasks_dir())
     for variant in parsed:
         vdir = model_dir / variant.label
-        if force and not dry_run and vdir.exists():
+        if options.force and not options.dry_run and vdir.exists():
             shutil.rmtree(vdir)
-        todo = [part for part in split_tasks(tasks) if not set(part) <= finished_tasks(vdir)]
+        todo = [part for part in split_tasks(list(options.tasks)) if not set(part) <= finished_tasks(vdir)]
         if not todo:
             print(f"[compare] {variant.label}: done already ({vdir}), skipping; --force reruns it")
             continue
         fdir = None
-        if variant.method == "aura-folded":
+        if variant.folded:
             fdir = folded_dir or str(_folded_cache(model_dir.name, intervention))
-            if not dry_run:
-                _export_folded(model, gguf_file, intervention, fdir)
+            if not options.dry_run:
+                _export_folded(model, intervention, fdir)
         for part in todo:
-            bs = ppl_batch_size if part[0].startswith("aura_ppl") else batch_size
-            args = lm_eval_args(variant, model, gguf_file, intervention, part, vdir, include, metadata, limit,
-                                bs, device, log_samples, fdir, extra_model_args)
+            bs = options.ppl_batch_size if part[0].startswith("aura_ppl") else options.batch_size
+            args = lm_eval_args(variant, model, intervention, part, vdir, include, options, bs, fdir)
             command = "lm_eval " + shlex.join(args)
             print(f"[compare] {variant.label}: {command}", flush=True)
-            if not dry_run:
+            if not options.dry_run:
                 _run_lm_eval(args, command, vdir, variant.label)
     return model_dir
 
@@ -211,22 +205,20 @@ def _folded_cache(name: str, intervention: str | None) -> Path:
     """Folded checkpoints are large: keep them in the cache, keyed by the state file's content."""
     import hashlib
 
-    from .demo import cache_dir
-
     digest = hashlib.sha256(Path(intervention).read_bytes()).hexdigest()[:12] if intervention and Path(intervention).is_file() else "none"
     return cache_dir() / "folded" / f"{name}-{digest}"
 
 
-def _export_folded(model: str, gguf_file: str | None, intervention: str | None, folded_dir: str) -> None:
+def _export_folded(model: ModelRef, intervention: str | None, folded_dir: str) -> None:
     if not intervention:
         raise ValueError("Variant aura-folded needs --intervention STATE")
     if (Path(folded_dir) / "config.json").is_file():
         return
-    from .hooks import fold
-    from .intervention import Intervention
-    from .loading import load_model
+    from aura_eval.core.hooks import fold
+    from aura_eval.core.intervention import Intervention
+    from aura_eval.core.loading import load_model
 
-    lm, tokenizer = load_model(model, gguf_file, device="cpu")
+    lm, tokenizer = load_model(model, device="cpu")
     fold(lm, Intervention.load(intervention, model=lm))
     lm.save_pretrained(folded_dir)
     tokenizer.save_pretrained(folded_dir)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
-from .auroc import auroc as compute_auroc
-from .data import balanced_sample, data_hash, load_labelled
-from .intervention import Intervention, model_fingerprint
-from .loading import display_name, load_model, split_gguf
-from .modules import output_width, parse_patterns, preset_for, resolve_modules
-from .responses import collect_responses
+from aura_eval import __version__
+from aura_eval.core.auroc import auroc as compute_auroc
+from aura_eval.core.config import InterventionConfig
+from aura_eval.core.intervention import Intervention, model_fingerprint
+from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
+from aura_eval.core.loading import ModelRef, load_model
+from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
+from aura_eval.core.responses import collect_responses
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,7 @@ def learn_from_model(
     pooling: str = "max",
     batch_size: int = 16,
     max_length: int | None = 128,
-    method: str = "aura",
-    k: int | None = None,
-    alpha: float | None = None,
+    config: InterventionConfig | None = None,
     meta: dict | None = None,
     progress: bool = True,
 ) -> Intervention:
@@ -58,14 +57,13 @@ def learn_from_model(
         "timings_s": {"responses": round(t1 - t0, 3), "auroc": round(t2 - t1, 3)},
         **(meta or {}),
     }
-    return Intervention.from_auroc(per_module, method, k, alpha, info)
+    return Intervention.from_auroc(per_module, config, info)
 
 
 def learn(
-    model: str,
+    model: str | ModelRef,
     data: str,
     out: str | Path | None = None,
-    gguf_file: str | None = None,
     n_per_class: int | None = None,
     seed: int = 0,
     text_column: str | None = None,
@@ -80,12 +78,12 @@ def learn(
     """Load data and model, learn, and save to `out` (when given). See `aura-eval learn --help`."""
     rows = balanced_sample(load_labelled(data, text_column, label_column, split), n_per_class, seed)
     log.info("Learning AurA on %d toxic + %d non-toxic sentences from %s", len(rows) // 2, len(rows) // 2, data)
-    lm, tokenizer = load_model(model, gguf_file, dtype, device, revision, trust_remote_code)
-    model_dir, gguf_file = split_gguf(model, gguf_file)
+    ref = ModelRef.parse(model)
+    lm, tokenizer = load_model(ref, dtype, device, revision, trust_remote_code)
     meta = {
-        "model_name": display_name(model, gguf_file),
-        "model": model_dir,
-        "gguf_file": gguf_file,
+        "model_name": ref.name,
+        "model": ref.source,
+        "gguf_file": ref.gguf_file,
         "data_source": str(data),
         "seed": seed,
         "n_per_class": n_per_class,

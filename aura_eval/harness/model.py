@@ -16,9 +16,10 @@ from pathlib import Path
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from .hooks import apply
-from .intervention import Intervention
-from .loading import display_name
+from aura_eval.core.config import InterventionConfig
+from aura_eval.core.hooks import apply
+from aura_eval.core.intervention import Intervention
+from aura_eval.core.loading import ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,18 @@ class AuraLM(HFLM):
         k, alpha: top-k units and fixed factor for damp (alpha defaults to 0.5) and det_zero.
         """
         no_file = intervention is None or str(intervention).lower() in ("none", "", "base")
-        if no_file and method not in (None, "none"):
+        if no_file and method not in (None, "none", "base"):
             raise ValueError(f"aura-hf: method={method} needs intervention=<state file> (the learned AUROCs)")
         if no_file and (k is not None or alpha is not None):
             raise ValueError("aura-hf: k and alpha need intervention=<state file> and method=damp|det_zero")
+        config = None
+        if method is not None or k is not None or alpha is not None:
+            try:  # checked before the model loads: a typo costs no minutes
+                config = InterventionConfig(method or "aura", k, alpha)
+            except ValueError as e:
+                raise ValueError(f"aura-hf: {e}") from None
         super().__init__(pretrained=pretrained, **kwargs)
-        self.aura_model_name = display_name(pretrained, kwargs.get("gguf_file")) if isinstance(pretrained, str) else type(pretrained).__name__
+        self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
         self.intervention: Intervention | None = None
         self.intervention_path = None
         self._hooks = None
@@ -54,8 +61,8 @@ class AuraLM(HFLM):
             return
         path = Path(str(intervention)).expanduser().resolve()
         loaded = Intervention.load(path, model=self.model)
-        if method is not None or k is not None or alpha is not None:
-            loaded = loaded.with_method(method or loaded.method, k, alpha)
+        if config is not None:
+            loaded = loaded.with_config(config)
         learned_on = loaded.meta.get("model_name")
         if learned_on and learned_on != self.aura_model_name:
             log.warning("aura-hf: %s was learned on %s, applied to %s (shapes match)", path.name, learned_on, self.aura_model_name)

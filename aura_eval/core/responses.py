@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .modules import output_width
+from aura_eval.core.modules import output_width
 
 POOLINGS = ("max", "mean", "last")
 

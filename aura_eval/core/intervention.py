@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
-from .modules import output_width
+from aura_eval import __version__
+from aura_eval.core.config import InterventionConfig
+from aura_eval.core.modules import output_width
 
-METHODS = ("aura", "damp", "det_zero", "none")
 FORMAT = "aura-eval/intervention"
 FORMAT_VERSION = 1
 
@@ -35,44 +35,21 @@ class StateFileError(ValueError):
     """A state file that cannot be trusted or does not fit the model."""
 
 
-def alphas_from_auroc(
-    auroc: dict[str, torch.Tensor], method: str, k: int | None = None, alpha: float | None = None
-) -> dict[str, torch.Tensor]:
-    """Per-module alphas for `method`; top-k choices are global over all modules."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}")
-    if method == "aura":
-        if k is not None or alpha is not None:
-            raise ValueError("method=aura has no k or alpha: its alphas come from the AUROCs")
+def alphas_from_auroc(auroc: dict[str, torch.Tensor], config: InterventionConfig) -> dict[str, torch.Tensor]:
+    """Per-module alphas for `config`; top-k choices are global over all modules."""
+    if config.method == "aura":
         return {n: torch.where(a > 0.5, 1 - 2 * (a - 0.5), torch.ones_like(a)).float() for n, a in auroc.items()}
-    if method == "none":
+    if config.method == "none":
         return {n: torch.ones_like(a, dtype=torch.float32) for n, a in auroc.items()}
     total = sum(a.numel() for a in auroc.values())
-    if k is None or not 0 < int(k) <= total:
-        raise ValueError(f"method={method} needs k, the number of units to change, in 1..{total}; got {k}")
-    if method == "det_zero":
-        if alpha not in (None, 0, 0.0):
-            raise ValueError("method=det_zero sets experts to 0: do not pass alpha (use method=damp)")
-        alpha = 0.0
-    elif alpha is None:
-        alpha = 0.5
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if config.k > total:
+        raise ValueError(f"method={config.method} needs k, the number of units to change, in 1..{total}; got {config.k}")
     flat = torch.cat(list(auroc.values()))
     # Stable descending order: ties at the k-th place resolve to the earlier module / unit.
-    top = torch.sort(flat, descending=True, stable=True).indices[: int(k)]
+    top = torch.sort(flat, descending=True, stable=True).indices[: config.k]
     flat_alpha = torch.ones_like(flat, dtype=torch.float32)
-    flat_alpha[top] = float(alpha)
+    flat_alpha[top] = float(config.alpha)
     return dict(zip(auroc, flat_alpha.split([a.numel() for a in auroc.values()])))
-
-
-def variant_label(method: str, k: int | None = None, alpha: float | None = None) -> str:
-    """The short, stable name of a variant in result folders and leaderboards, e.g. damp-k500-a0.5."""
-    if method == "damp":
-        return f"damp-k{k}-a{alpha:g}"
-    if method == "det_zero":
-        return f"det_zero-k{k}"
-    return "base" if method == "none" else method
 
 
 def model_fingerprint(model: nn.Module, module_names: list[str]) -> dict:
@@ -105,28 +82,38 @@ def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
 
 @dataclass
 class Intervention:
-    """AUROCs and alphas per module, plus provenance (`meta`)."""
+    """AUROCs and alphas per module, the method that turned one into the other, and provenance (`meta`)."""
 
-    method: str
+    config: InterventionConfig
     auroc: dict[str, torch.Tensor]
     alphas: dict[str, torch.Tensor]
-    k: int | None = None
-    alpha: float | None = None
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def from_auroc(cls, auroc: dict[str, torch.Tensor], method: str = "aura", k=None, alpha=None, meta=None):
+    def from_auroc(cls, auroc: dict[str, torch.Tensor], config: InterventionConfig | None = None, meta=None):
+        config = config or InterventionConfig()
         auroc = {n: a.detach().to(torch.float64).cpu() for n, a in auroc.items()}
-        alpha = None if method in ("aura", "none") else (0.0 if method == "det_zero" else (0.5 if alpha is None else float(alpha)))
-        return cls(method, auroc, alphas_from_auroc(auroc, method, k, alpha), None if k is None else int(k), alpha, dict(meta or {}))
+        return cls(config, auroc, alphas_from_auroc(auroc, config), dict(meta or {}))
 
-    def with_method(self, method: str, k: int | None = None, alpha: float | None = None) -> "Intervention":
+    def with_config(self, config: InterventionConfig) -> Intervention:
         """The same learned AUROCs under another method (e.g. the Damp / Det_zero baselines)."""
-        return Intervention.from_auroc(self.auroc, method, k, alpha, self.meta)
+        return Intervention.from_auroc(self.auroc, config, self.meta)
+
+    @property
+    def method(self) -> str:
+        return self.config.method
+
+    @property
+    def k(self) -> int | None:
+        return self.config.k
+
+    @property
+    def alpha(self) -> float | None:
+        return self.config.alpha
 
     @property
     def variant(self) -> str:
-        return variant_label(self.method, self.k, self.alpha)
+        return self.config.label
 
     def summary(self) -> dict:
         """Numbers worth logging: unit counts, experts, and how much the model is changed."""
@@ -167,7 +154,7 @@ class Intervention:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, model: nn.Module | None = None) -> "Intervention":
+    def load(cls, path: str | Path, model: nn.Module | None = None) -> Intervention:
         """Read and verify a state file; with `model`, also check it fits that model."""
         from safetensors import safe_open
 
@@ -206,7 +193,11 @@ class Intervention:
             if not (torch.isfinite(al).all() and (al >= 0).all() and (al <= 1).all()):
                 raise StateFileError(f"{path}: alphas of module {n} are outside [0, 1]")
         meta = {k: v for k, v in header.items() if k not in ("method", "k", "alpha", "tensors_sha256", "summary")}
-        intervention = cls(header["method"], auroc, alphas, header.get("k"), header.get("alpha"), meta)
+        try:
+            config = InterventionConfig(header.get("method"), header.get("k"), header.get("alpha"))
+        except ValueError as e:
+            raise StateFileError(f"{path}: {e}") from e
+        intervention = cls(config, auroc, alphas, meta)
         if model is not None:
             intervention.check_fits(model, source=str(path))
         return intervention

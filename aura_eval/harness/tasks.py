@@ -16,8 +16,8 @@ from typing import Any
 from lm_eval.api.filter import FilterEnsemble
 from lm_eval.api.task import ConfigurableTask
 
-from aura_eval.rtp import ToxicityScoreFilter
-from aura_eval.scorers import METADATA_KEY, get_scorer, resolve_scorer_name
+from aura_eval.harness.rtp import ToxicityScoreFilter
+from aura_eval.harness.scorers import METADATA_KEY, get_scorer, resolve_scorer_name
 
 
 class AuraTask(ConfigurableTask):

@@ -411,13 +411,13 @@ def build_report(results_dir, out_dir=None, formats=FORMATS) -> pd.DataFrame:
     if "csv" in formats:
         frame.to_csv(out_dir / "leaderboard.csv", index=False)
     if "html" in formats:
-        from aura_eval.report_html import render_html
+        from aura_eval.report.html import render_html
 
         tables, notes = display_tables(frame)
         html = render_html(tables, notes + [f"results: {shown_dir}"], LEGEND)
         (out_dir / "leaderboard.html").write_text(html, encoding="utf-8")
     if "png" in formats:
-        from aura_eval.plots import plot_pareto
+        from aura_eval.report.plots import plot_pareto
 
         plot_pareto(frame, out_dir / "pareto.png")
     return frame

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .intervention import Intervention
+from aura_eval.core.intervention import Intervention
 
 
 class AlphaHook:

@@ -19,7 +19,7 @@ from typing import Any
 
 from lm_eval.api.filter import Filter
 
-from aura_eval.scorers import get_scorer, score_texts
+from aura_eval.harness.scorers import get_scorer, score_texts
 
 TOXIC_THRESHOLD = 0.5
 

@@ -1,0 +1,76 @@
+"""Loading a Hugging Face causal LM and its tokenizer, from the Hub, a local folder or a GGUF file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """aura-eval's cache (fetched models, folded checkpoints): $AURA_EVAL_CACHE or ~/.cache/aura-eval."""
+    return Path(os.environ.get("AURA_EVAL_CACHE", Path.home() / ".cache" / "aura-eval"))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the user named it, normalised once: where it loads from and what reports call it.
+
+    ``ModelRef.parse("path/to/file.gguf")`` and ``ModelRef.parse("path/to", "file.gguf")`` are the same
+    model; `name` is the Hub id, or the folder / GGUF file name of a local model (never a full path).
+    """
+
+    source: str  # Hub id or local folder
+    gguf_file: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, model: str | ModelRef, gguf_file: str | None = None, name: str | None = None) -> ModelRef:
+        if isinstance(model, ModelRef):
+            return model if name is None else cls(model.source, model.gguf_file, name)
+        if not model or not str(model).strip():
+            raise ValueError("a model is needed: a Hub id, a local folder, or a .gguf file")
+        model = str(model)
+        path = Path(model)
+        if gguf_file is None and path.suffix == ".gguf":
+            if not path.is_file():
+                raise FileNotFoundError(f"No GGUF file at {model}")
+            model, gguf_file = str(path.parent), path.name
+        if name is None:
+            if gguf_file:
+                name = Path(gguf_file).name.removesuffix(".gguf")
+            else:
+                name = Path(model).name if Path(model).exists() else model
+        return cls(model, gguf_file, name)
+
+
+def load_model(
+    model: str | ModelRef,
+    dtype: str = "auto",
+    device: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+):
+    """(model, tokenizer) in eval mode. `device` None picks CUDA when present; "auto" spreads the model
+    over the available devices with accelerate."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ref = ModelRef.parse(model)
+    model, gguf_file = ref.source, ref.gguf_file
+    if Path(model).exists() and gguf_file and not (Path(model) / gguf_file).is_file():
+        raise FileNotFoundError(f"No GGUF file {gguf_file} in {model}")
+    common = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    kwargs = {"dtype": torch_dtype, **common}
+    if device == "auto":
+        kwargs["device_map"] = "auto"
+    lm = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    if device != "auto":
+        lm = lm.to(device)
+    tokenizer = AutoTokenizer.from_pretrained(model, **common)
+    return lm.eval(), tokenizer

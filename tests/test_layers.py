@@ -1,0 +1,51 @@
+"""The package's layers import only downwards: core < harness < report < demo < cli.
+
+Read from the source with `ast`, so imports hidden inside functions count too.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "aura_eval"
+LAYERS = ["core", "harness", "report", "demo", "cli"]
+FORBIDDEN_IN_CORE = ("lm_eval", "matplotlib")  # the method itself needs neither
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "aura_eval" or len(parts) < 2:
+        return None
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else None
+
+
+def imports_of(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: use absolute imports (from aura_eval.<layer>...)"
+            names += [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+FILES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_only_go_down(path):
+    own = layer_of("aura_eval." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+    if own is None:
+        return
+    for name in imports_of(path):
+        other = layer_of(name)
+        assert other is None or other <= own, f"{path.name} ({LAYERS[own]}) imports {name} ({LAYERS[other]})"
+        if LAYERS[own] == "core":
+            assert not name.startswith(FORBIDDEN_IN_CORE), f"core module {path.name} imports {name}"
+
+
+def test_every_module_sits_in_a_layer():
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "cli")]
+    assert not loose, f"modules outside the layers: {loose}"
