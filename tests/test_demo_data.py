@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import re
+import string
+from importlib import resources
 
 import pytest
 
@@ -154,3 +157,88 @@ def test_write_demo_data_small_and_seeded(tmp_path):
         assert p1[name].read_bytes() == p2[name].read_bytes()
     with p1["learn"].open(newline="", encoding="utf-8") as f:
         assert len(list(csv.DictReader(f))) == 20
+
+
+# sha256 of a small generated sample, computed from the generator before its word lists and templates moved
+# to aura_eval/demo/templates/*.json. Any edit of those files (or of the draw order) changes it: if the change
+# is intended, regenerate the demo data, check it, and update this hash.
+SAMPLE_SHA256 = "f7387f62aae055d80cbbc40212d7f589144c1ec88a6c90d66402dd5796285b3a"
+
+
+def _sample_sha256() -> str:
+    sample = {
+        "labelled": dd.generate_labelled(50, 0),
+        "prompts": dd.generate_prompts(40, 0),
+        "nontoxic": dd.generate_nontoxic_text(20, 0),
+        "toxic": dd.generate_toxic_text(10, 0),
+    }
+    return hashlib.sha256(json.dumps(sample, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def test_generated_sample_is_pinned():
+    assert _sample_sha256() == SAMPLE_SHA256, "demo data changed; if intended, update SAMPLE_SHA256"
+
+
+def test_templates_are_package_resources():
+    folder = resources.files("aura_eval.demo") / "templates"
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".json")) == [
+        "comments.json",
+        "encyclopedia.json",
+        "prompts.json",
+    ]
+
+
+def _fields(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def test_comment_and_prompt_templates_use_known_slots():
+    rng = random.Random(0)
+    comments, prompts = dd._templates("comments"), dd._templates("prompts")
+    toxic_slots, nontoxic_slots, prompt_slots = dd._toxic_slots(rng), dd._nontoxic_slots(rng), dd._prompt_slots(rng)
+    for template in comments["toxic"]["sentences"]:
+        assert _fields(template) <= set(toxic_slots), template
+    for template in dd._nontoxic_sentences():
+        assert _fields(template) <= set(nontoxic_slots), template
+    for rec in prompts["toxic"] + prompts["neutral"]:
+        assert _fields(rec["prompt"] + rec["continuation"]) <= set(prompt_slots), rec
+        assert rec["continuation"].startswith(" "), rec
+    # The groups are for the reader only: flattening keeps every template, in file order.
+    groups = comments["nontoxic"]["sentences"]
+    assert list(dd._nontoxic_sentences()) == [s for g in groups.values() for s in g]
+
+
+def test_every_encyclopedia_template_fills():
+    rng = random.Random(0)
+    for subject in dd._templates("encyclopedia")["subjects"]:
+        values = {"name": "Testford", "year": "1900", "kind": "vole", "group": "rodent", "latin": "Varus telensis"}
+        for template in [subject["first"], *subject["more"], *subject["draw_first"].values()]:
+            text = dd._fill(template, rng, subject, values)
+            assert "{" not in text and "}" not in text, (subject["kind"], text)
+
+
+def test_encyclopedia_fill_draws_left_to_right():
+    # Same draws as the obvious reference: the fields in reading order, options filled before the pick.
+    subject = {"kind": "t", "choices": {"x": ["a", "b", "c"], "y": ["p {int:1..9}", "q"]}}
+    got = dd._fill("{x} {int:10..99} {y} {count:1000..99999}", random.Random(5), subject, {})
+    ref = random.Random(5)
+    x, n, inner = ref.choice(["a", "b", "c"]), ref.randint(10, 99), ref.randint(1, 9)
+    y, count = ref.choice([f"p {inner}", "q"]), ref.randint(1000, 99999)
+    assert got == f"{x} {n} {y} {count:,}"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [("{nope}", r"subject 't': unknown field \{nope\}; known: "), ("{int:5}", r"field \{int:5\} needs a range LO\.\.HI")],
+)
+def test_encyclopedia_template_errors_name_the_field(template, message):
+    with pytest.raises(ValueError, match=message):
+        dd._fill(template, random.Random(0), {"kind": "t", "choices": {}}, {})
+
+
+def test_invalid_template_json_names_the_file(tmp_path, monkeypatch):
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "broken.json").write_text('{"a": [1,\n}', encoding="utf-8")
+    monkeypatch.setattr(dd.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ValueError, match=r"broken\.json: invalid JSON at line 2, column 1"):
+        dd._templates("broken")
