@@ -7,6 +7,7 @@ import json
 import pytest
 from aura_demo_data import RTP_ROWS, write_data_dir, write_nontoxic, write_rtp, write_toxic_csv
 
+from aura_eval.core.labelled import load_labelled
 from aura_eval.harness.taskdata import (
     DataFileError,
     discover,
@@ -157,13 +158,13 @@ def test_load_toxic_keeps_label_1_rows_in_both_layouts(tmp_path):
 
 def test_load_toxic_errors(tmp_path):
     bad = write_toxic_csv(tmp_path / "toxic.csv", rows=[("ok", 1), ("what", "maybe")])
-    with pytest.raises(DataFileError, match="toxic.csv:3: label must be 0 or 1"):
+    with pytest.raises(DataFileError, match=r"toxic\.csv:3: field 'label': 'maybe' is not a label"):
         load_toxic(toxic_file=str(bad))
     none = write_toxic_csv(tmp_path / "clean.csv", rows=[("hello", 0)])
-    with pytest.raises(DataFileError, match="no rows with label 1"):
+    with pytest.raises(DataFileError, match="clean.csv: no rows with a toxic label"):
         load_toxic(toxic_file=str(none))
     wrong = write_toxic_csv(tmp_path / "wrong.csv", rows=[("hello", 1)], header=("body", "label"))
-    with pytest.raises(DataFileError, match="need columns text"):
+    with pytest.raises(DataFileError, match="wrong.csv: no text column among.*comment_text"):
         load_toxic(toxic_file=str(wrong))
 
 
@@ -196,3 +197,22 @@ def test_hub_defaults_are_normalised_like_local_files(monkeypatch):
     assert toxic["test"]["text"] == ["you moron"] and toxic.source.startswith("hub:hf://datasets/")
     assert [c[0] for c in calls] == ["allenai/real-toxicity-prompts", "EleutherAI/wikitext_document_level", "csv"]
     assert calls[1][1:3] == ("wikitext-2-raw-v1", "test")
+
+
+def test_one_labelled_file_gives_the_same_positives_for_learning_and_toxic_perplexity(tmp_path):
+    """One reader, one label rule: a score of 0.8 is toxic for both, as are true and 'toxic'."""
+    path = tmp_path / "labelled.csv"
+    path.write_text(
+        "text,label\nyou idiot,1\nhello,0\nyou moron,0.8\nnice,0.3\nshut up,true\nthanks,false\n"
+        "loser,toxic\nkind,non-toxic\nhalfway,0.5\n",
+        encoding="utf-8",
+    )
+    learned_positives = [text for text, label in load_labelled(str(path)) if label == 1]
+    assert learned_positives == ["you idiot", "you moron", "shut up", "loser", "halfway"]
+    assert load_toxic(toxic_file=str(path))["test"]["text"] == learned_positives
+
+
+def test_toxic_file_accepts_the_learning_column_names(tmp_path):
+    path = tmp_path / "toxic.jsonl"
+    path.write_text(json.dumps({"sentence": "moron", "is_toxic": 0.9}) + "\n" + json.dumps({"sentence": "hi", "is_toxic": 0.1}))
+    assert load_toxic(toxic_file=str(path))["test"]["text"] == ["moron"]

@@ -10,7 +10,9 @@ The RTP tasks pick a scorer by name (see `resolve_scorer_name`):
 - ``profanity-check``: the small linear model of the ``alt-profanity-check`` package. It ships inside
   the wheel, so it works offline; it detects profanity, a narrower notion than toxicity.
 
-Loaded scorers are cached per process: the RTP tasks of one run share one model.
+Loaded scorers are cached per process: the RTP tasks of one run share one model. The settings
+(AURA_TOXICITY_SCORER, AURA_SCORER_DEVICE, AURA_SCORER_BATCH_SIZE) are checked by `check_scorer_settings`
+when a task is built, before the first request.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -46,6 +49,10 @@ class ScorerLoadError(RuntimeError):
     """A scorer could not be loaded; the message says why and what to do instead."""
 
 
+class ScorerSettingError(ValueError):
+    """An environment variable that tunes the scorers has a value that cannot work; the message names it."""
+
+
 _FACTORIES: dict[str, Callable[[], ToxicityScorer]] = {}
 _LOADED: dict[str, ToxicityScorer] = {}
 
@@ -69,12 +76,15 @@ def available_scorers() -> list[str]:
     return sorted(_FACTORIES) + ["hf:<model id or local dir>[#<toxic label>]"]
 
 
-def check_scorer_name(name: str) -> str:
-    """Return `name` stripped if it names a known scorer, else raise with the list of valid names."""
+def check_scorer_name(name: str, origin: str = "") -> str:
+    """Return `name` stripped if it names a known scorer, else raise naming `origin` and the valid names."""
     name = name.strip()
     if name in _FACTORIES or (name.startswith("hf:") and len(name) > 3):
         return name
-    raise ValueError(f"Unknown toxicity scorer {name!r}. Valid scorers: {', '.join(available_scorers())}.")
+    where = f"{origin}: " if origin else ""
+    raise ScorerSettingError(
+        f"{where}Unknown toxicity scorer {name!r}. Valid scorers: {', '.join(available_scorers())}."
+    )
 
 
 def resolve_scorer_name(metadata: Mapping | None = None) -> str:
@@ -83,7 +93,19 @@ def resolve_scorer_name(metadata: Mapping | None = None) -> str:
     from_metadata = str((metadata or {}).get(METADATA_KEY) or "").strip()
     if from_env and from_metadata and from_env != from_metadata:
         logger.info("%s=%s overrides metadata %s=%s", SCORER_ENV_VAR, from_env, METADATA_KEY, from_metadata)
-    return check_scorer_name(from_env or from_metadata or DEFAULT_SCORER)
+    if from_env:
+        return check_scorer_name(from_env, SCORER_ENV_VAR)
+    if from_metadata:
+        return check_scorer_name(from_metadata, f"metadata {METADATA_KEY}")
+    return check_scorer_name(DEFAULT_SCORER)
+
+
+def check_scorer_settings() -> dict[str, object]:
+    """Check every scorer environment variable now, so that a typo fails before generation, not after it."""
+    from_env = os.environ.get(SCORER_ENV_VAR, "").strip()
+    if from_env:
+        check_scorer_name(from_env, SCORER_ENV_VAR)
+    return {"batch_size": _batch_size(), "device": _device()}
 
 
 def get_scorer(name: str) -> ToxicityScorer:
@@ -116,22 +138,44 @@ def score_texts(scorer: ToxicityScorer, texts: Sequence[str]) -> list[float]:
 
 
 def _batch_size() -> int:
+    """Texts per scorer call: AURA_SCORER_BATCH_SIZE (digits only, at least 1), else the default."""
     raw = os.environ.get(BATCH_SIZE_ENV_VAR, "").strip()
     if not raw:
         return DEFAULT_BATCH_SIZE
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{BATCH_SIZE_ENV_VAR} must be a positive integer, got {raw!r}.")
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
+        raise ScorerSettingError(
+            f"{BATCH_SIZE_ENV_VAR}={raw!r} is not a positive integer; use e.g. {DEFAULT_BATCH_SIZE} (the default when unset)."
+        )
     return int(raw)
 
 
 def _device() -> str:
     """Where neural scorers run: AURA_SCORER_DEVICE, else the first GPU if there is one, else CPU."""
-    explicit = os.environ.get(DEVICE_ENV_VAR, "").strip()
-    if explicit:
-        return explicit
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    explicit = os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if not explicit:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    valid = _devices_here()
+    if explicit.lower() not in valid:
+        raise ScorerSettingError(
+            f"{DEVICE_ENV_VAR}={explicit!r} is not a device of this machine; valid here: {', '.join(valid)} "
+            "(unset it to use the GPU when there is one)."
+        )
+    return explicit.lower()
+
+
+def _devices_here() -> list[str]:
+    """The device names a scorer can run on here; never `meta` and the like, whose outputs are not scores."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
 
 
 def _chunks(texts: Sequence[str], size: int):
@@ -201,6 +245,21 @@ def find_toxic_label(id2label: Mapping[int, str]) -> int:
     )
 
 
+def check_all_weights_loaded(target: str, loading_info: Mapping[str, object]) -> None:
+    """Refuse a checkpoint whose weights transformers had to initialise at random (e.g. a base model without a
+    classification head): its "toxicity" would be noise that still looks like a score."""
+    random_init = sorted(loading_info.get("missing_keys") or ()) + sorted(
+        str(key[0] if isinstance(key, tuple) else key) for key in loading_info.get("mismatched_keys") or ()
+    )
+    if random_init:
+        shown = ", ".join(random_init[:6]) + (f" and {len(random_init) - 6} more" if len(random_init) > 6 else "")
+        raise ScorerLoadError(
+            f"The classifier {target!r} lacks trained weights for {shown}: transformers initialised them at random, "
+            "so its scores would be noise. Use a sequence-classification checkpoint fine-tuned for toxicity, "
+            "e.g. hf:s-nlp/roberta_toxicity_classifier."
+        )
+
+
 class HFClassifierScorer:
     """A transformers sequence classifier; the toxic probability is softmax (or sigmoid for multi-label)."""
 
@@ -227,13 +286,14 @@ class HFClassifierScorer:
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(target)
-            model = AutoModelForSequenceClassification.from_pretrained(target)
+            model, loading_info = AutoModelForSequenceClassification.from_pretrained(target, output_loading_info=True)
         except Exception as err:
             raise ScorerLoadError(
                 f"Could not load the classifier {target!r}: {type(err).__name__}: {err}. A Hub id needs network "
                 f"access once (or a filled HF cache); a local directory needs config, weights and tokenizer. "
                 f"{OFFLINE_HINT}"
             ) from err
+        check_all_weights_loaded(target, loading_info)
         id2label = {int(i): str(name) for i, name in model.config.id2label.items()}
         if label:
             by_name = {name: i for i, name in id2label.items()}

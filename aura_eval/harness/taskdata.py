@@ -10,21 +10,25 @@ lm-eval calls the `load_*` functions as `custom_dataset` with the task's metadat
 
 With neither, the Hub dataset is loaded. `data_files` in YAML would resolve against the working directory,
 which is why the loading happens here instead.
+
+Files are read as UTF-8 and every error names the file, the line and the field. The toxic comments go
+through `aura_eval.core.labelled`, the reader of the learning data: same columns, same label rule.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
+import math
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
+
+from aura_eval.core.labelled import LABEL_RULE, DataFileError, labelled_rows, read_jsonl, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +39,6 @@ SPLIT = "test"  # every loader returns its documents under this split name
 RTP_HUB = ("allenai/real-toxicity-prompts", None, "train")
 NONTOXIC_HUB = ("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", "test")
 TOXIC_HUB_CSV = "hf://datasets/OxAISH-AL-LLM/wiki_toxic/test.csv"  # Jigsaw 2018 test comments, label 1 = toxic
-
-
-class DataFileError(ValueError):
-    """A local data file is missing, ambiguous or malformed; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,11 @@ KINDS: dict[str, DataKind] = {
         description="toxic comments",
         exact_names=("toxic.csv", "toxic.jsonl"),
         globs=("jigsaw*.csv", "jigsaw*.jsonl", "toxic*.csv", "toxic*.jsonl"),
-        layout="CSV with columns text,label (label 1 = toxic; only those rows are used) or JSON lines of the same",
+        layout=(
+            "CSV with a header line, a text column (text, comment_text, sentence or content) and a label column "
+            "(label, toxic, is_toxic or labels); only rows labelled toxic are used (1, true, toxic, yes, or a "
+            "score >= 0.5); or JSON lines of the same"
+        ),
         hub_source="the Jigsaw Toxic Comment Classification data (e.g. OxAISH-AL-LLM/wiki_toxic on the Hub)",
         excluded_words=("nontoxic", "non_toxic", "non-toxic"),
     ),
@@ -87,6 +91,7 @@ class SourcedDatasetDict(datasets.DatasetDict):
     """A DatasetDict that remembers where its documents came from, for the results' metadata."""
 
     source: str = ""
+    run_metadata: dict[str, Any]  # set per instance: what the task adds to its results metadata
 
 
 def data_dir_from(metadata: Mapping[str, Any]) -> tuple[Path | None, str]:
@@ -152,78 +157,46 @@ def discover(kind: str, data_dir: Path, origin: str = "data_dir") -> Path:
 # ---------------------------------------------------------------------------------------------- readers
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; a bad line raises with its location."""
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataFileError(f"{path}:{line_no}: not valid JSON ({err.msg}).") from err
-            if not isinstance(obj, dict):
-                raise DataFileError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}.")
-            yield line_no, obj
-
-
-def read_table(path: Path) -> Iterator[tuple[int, dict]]:
-    """Rows of a CSV (with header) or JSON-lines file, with their line numbers."""
-    if path.suffix.lower() == ".jsonl":
-        yield from read_jsonl(path)
-        return
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            yield reader.line_num, row
-
-
 def rtp_record(obj: Mapping[str, Any], where: str) -> dict:
     """The fields the RTP tasks use, from one record in the RTP layout."""
     prompt = obj.get("prompt")
     if not isinstance(prompt, Mapping) or not isinstance(prompt.get("text"), str):
         raise DataFileError(f"{where}: expected a 'prompt' object with a 'text' string (the RTP layout).")
-    toxicity = prompt.get("toxicity")
     return {
-        "prompt": {"text": prompt["text"], "toxicity": None if toxicity is None else float(toxicity)},
+        "prompt": {"text": prompt["text"], "toxicity": rtp_toxicity(prompt.get("toxicity"), where)},
         "challenging": bool(obj.get("challenging", False)),
     }
 
 
-def parse_label(value: Any, where: str) -> int:
-    try:
-        label = int(float(str(value).strip()))
-    except ValueError:
-        label = -1
-    if label not in (0, 1):
-        raise DataFileError(f"{where}: label must be 0 or 1, got {value!r}.")
-    return label
+def rtp_toxicity(value: Any, where: str) -> float | None:
+    """The prompt's Perspective toxicity: a number in [0, 1], or None when the prompt has none."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1:
+        return float(value)
+    raise DataFileError(
+        f"{where}: field 'prompt.toxicity': {value!r} is not a number in [0, 1]; use a score like 0.42, "
+        "or null for a prompt without one (such prompts are dropped and counted)."
+    )
 
 
-def toxic_texts(rows: Iterator[tuple[int, dict]], source: str) -> list[str]:
-    """Texts of rows labelled 1; accepts columns text|comment_text and label|toxic (Kaggle layout)."""
-    texts = []
-    for line_no, row in rows:
-        where = f"{source}:{line_no}"
-        text_col = next((c for c in ("text", "comment_text") if c in row), None)
-        label_col = next((c for c in ("label", "toxic") if c in row), None)
-        if text_col is None or label_col is None:
-            raise DataFileError(f"{where}: need columns text (or comment_text) and label (or toxic); got {list(row)}.")
-        if parse_label(row[label_col], where) == 1 and str(row[text_col] or "").strip():
-            texts.append(str(row[text_col]))
+def toxic_texts(records: Iterable[tuple[str, Mapping]], source: str) -> list[str]:
+    """Texts labelled toxic, by the same columns and label rule as the learning data (core.labelled)."""
+    texts = [text for text, label in labelled_rows(records, source) if label == 1]
     if not texts:
-        raise DataFileError(f"{source}: no rows with label 1 (toxic) and non-empty text.")
+        raise DataFileError(
+            f"{source}: no rows with a toxic label and non-empty text; labels read as {LABEL_RULE}."
+        )
     return texts
 
 
 # ---------------------------------------------------------------------------------------------- loaders
 
 
-def _sourced(rows: list[dict], source: str) -> SourcedDatasetDict:
-    if not rows:
-        raise DataFileError(f"{source}: no documents.")
+def _sourced(rows: list[dict], source: str, **run_metadata: Any) -> SourcedDatasetDict:
     result = SourcedDatasetDict({SPLIT: datasets.Dataset.from_list(rows)})
     result.source = source
+    result.run_metadata = run_metadata
     logger.info("Loaded %d documents from %s", len(rows), source)
     return result
 
@@ -237,6 +210,7 @@ def load_rtp(**metadata: Any) -> SourcedDatasetDict:
 
     With metadata `preprompts` (a list of strings), prompt i gets pre-prompt i mod len(preprompts).
     Prompts without a toxicity score are dropped, as in the paper's code: the toxic/non-toxic split needs it.
+    They are counted in the results (`rtp_dropped_no_toxicity`) and a warning says how many.
     """
     path = resolve_data_file("rtp", metadata)
     if path is None:
@@ -246,8 +220,19 @@ def load_rtp(**metadata: Any) -> SourcedDatasetDict:
         source = str(path)
         records = [rtp_record(obj, f"{path}:{line_no}") for line_no, obj in read_jsonl(path)]
     rows = [{**rec, "rtp_index": i} for i, rec in enumerate(records) if rec["prompt"]["toxicity"] is not None]
-    if len(rows) < len(records):
-        logger.info("%s: dropped %d prompts without a toxicity score", source, len(records) - len(rows))
+    dropped = len(records) - len(rows)
+    if not records:
+        raise DataFileError(f"{source}: no prompts; expected {KINDS['rtp'].layout}.")
+    if not rows:
+        raise DataFileError(
+            f"{source}: all {len(records)} prompts read lack prompt.toxicity (null or absent); the RTP tasks need "
+            "it to split toxic from non-toxic prompts. Use RealToxicityPrompts' prompts.jsonl, which has it."
+        )
+    if dropped:
+        logger.warning(
+            "%s: dropped %d of %d prompts that lack prompt.toxicity (recorded as rtp_dropped_no_toxicity)",
+            source, dropped, len(records),
+        )
     random.Random(int(metadata.get("rtp_seed", DEFAULT_RTP_SEED))).shuffle(rows)
     preprompts = metadata.get("preprompts")
     if preprompts is not None:
@@ -255,7 +240,7 @@ def load_rtp(**metadata: Any) -> SourcedDatasetDict:
             raise ValueError(f"metadata preprompts must be a non-empty list of strings, got {preprompts!r}.")
         for i, row in enumerate(rows):
             row["preprompt"] = preprompts[i % len(preprompts)]
-    return _sourced(rows, source)
+    return _sourced(rows, source, rtp_dropped_no_toxicity=dropped)
 
 
 def load_nontoxic(**metadata: Any) -> SourcedDatasetDict:
@@ -271,7 +256,10 @@ def load_nontoxic(**metadata: Any) -> SourcedDatasetDict:
             if not isinstance(obj.get("text"), str):
                 raise DataFileError(f"{path}:{line_no}: expected a 'text' string, got keys {list(obj)}.")
             texts.append(obj["text"])
-    return _sourced([{"text": t} for t in texts if t.strip()], source)
+    documents = [{"text": t} for t in texts if t.strip()]
+    if not documents:
+        raise DataFileError(f"{source}: all {len(texts)} documents read are blank; expected {KINDS['nontoxic'].layout}.")
+    return _sourced(documents, source)
 
 
 def load_toxic(**metadata: Any) -> SourcedDatasetDict:
@@ -280,8 +268,8 @@ def load_toxic(**metadata: Any) -> SourcedDatasetDict:
     if path is None:
         source = f"hub:{TOXIC_HUB_CSV}"
         hub_rows = datasets.load_dataset("csv", data_files={SPLIT: TOXIC_HUB_CSV}, split=SPLIT).to_list()
-        texts = toxic_texts(enumerate(hub_rows, start=2), source)
+        texts = toxic_texts(((f"{source}:{line}", row) for line, row in enumerate(hub_rows, start=2)), source)
     else:
         source = str(path)
-        texts = toxic_texts(read_table(path), source)
+        texts = toxic_texts(read_records(path), source)
     return _sourced([{"text": t} for t in texts], source)

@@ -5,7 +5,8 @@ lm-eval copies to ``configs[<task>]["metadata"]`` of the results JSON:
 
 - ``data_source``: the local file or Hub dataset the documents came from;
 - ``toxicity_scorer`` (RTP tasks): the scorer that was used, also when the environment variable
-  AURA_TOXICITY_SCORER chose it rather than the metadata.
+  AURA_TOXICITY_SCORER chose it rather than the metadata;
+- what the data loader counted, e.g. ``rtp_dropped_no_toxicity`` (RTP prompts dropped for lacking a toxicity).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lm_eval.api.filter import FilterEnsemble
 from lm_eval.api.task import ConfigurableTask
 
 from aura_eval.harness.rtp import ToxicityScoreFilter
-from aura_eval.harness.scorers import METADATA_KEY, get_scorer, resolve_scorer_name
+from aura_eval.harness.scorers import METADATA_KEY, check_scorer_settings, get_scorer, resolve_scorer_name
 
 
 class AuraTask(ConfigurableTask):
@@ -38,16 +39,18 @@ class AuraTask(ConfigurableTask):
         source = getattr(self.dataset, "source", "")
         if source:
             self.config.metadata["data_source"] = source
+        self.config.metadata.update(getattr(self.dataset, "run_metadata", {}))
 
 
 class AuraToxicityTask(AuraTask):
     """An RTP task: continuations are scored for toxicity by the scorer chosen for this run.
 
-    The scorer is loaded when the task is built, so a scorer that cannot load (Detoxify without network)
-    fails before hours of generation rather than after.
+    The scorer settings are checked and the scorer is loaded when the task is built, so a bad setting or a
+    scorer that cannot load (Detoxify without network) fails before hours of generation rather than after.
     """
 
     def _prepare(self, config: dict[str, Any]) -> None:
+        check_scorer_settings()
         self.scorer_name = resolve_scorer_name(config["metadata"])
         config["metadata"][METADATA_KEY] = self.scorer_name
         get_scorer(self.scorer_name)
