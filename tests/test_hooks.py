@@ -49,3 +49,62 @@ def test_half_precision_stays_half(tiny_llama, dtype):
         logits = model(INPUT).logits
     h.remove()
     assert logits.dtype == dtype and seen == [dtype]
+
+
+@pytest.mark.parametrize("patterns, bad", [("transformer.h.*", "GPT2Block"), ("transformer.wte", "Embedding"),
+                                          ("transformer.h.*.mlp.c_fc|transformer.h.0.ln_1", "LayerNorm")])
+def test_only_linear_modules_are_hooked(tiny_gpt2, patterns, bad):
+    """A block or an embedding has no units: an Embedding's weight width is the vocabulary size."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+    with pytest.raises(ValueError, match=f"not Linear / Conv1D layers, e.g. .*{bad}.*transformer.h.0.mlp.c_fc"):
+        resolve_modules(model, patterns)
+    with pytest.raises(ValueError, match="Embedding"):
+        output_width(model.transformer.wte)
+    assert list(resolve_modules(model, "transformer.h.*.mlp.c_*")) == [
+        "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj", "transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj"]
+
+
+def test_replace_folder_keeps_the_old_folder_when_writing_fails(tmp_path):
+    from aura_eval.core.hooks import replace_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+
+    def half_write(folder):
+        (folder / "config.json").write_text("{}")  # save_pretrained writes config.json first
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_folder(out, half_write)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["old.txt"]
+    replace_folder(out, lambda folder: (folder / "new.txt").write_text("new"))
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in out.iterdir()] == ["new.txt"]
+    with pytest.raises(OSError, match="disk full"):
+        replace_folder(tmp_path / "fresh", half_write)
+    assert not (tmp_path / "fresh").exists(), "an interrupted export never looks complete"
+
+
+def test_export_folded_once_and_never_over_its_source(tiny_gpt2, tmp_path):
+    from aura_eval.core.hooks import export_folded
+    from aura_eval.core.loading import ModelRef
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2).eval()
+    state = random_intervention(model).save(tmp_path / "s.safetensors")
+    ref = ModelRef.parse(str(tiny_gpt2))
+    before = (tiny_gpt2 / "model.safetensors").read_bytes()
+    for out in (tiny_gpt2, tiny_gpt2 / "sub", tiny_gpt2.parent):
+        with pytest.raises(ValueError, match="source model folder"):
+            export_folded(ref, state, out, overwrite=True)
+    assert (tiny_gpt2 / "model.safetensors").read_bytes() == before
+    folded = tmp_path / "folded"
+    export_folded(ref, state, folded, dtype="float32")
+    with pytest.raises(ValueError, match="already a folded checkpoint"):
+        export_folded(ModelRef.parse(str(folded)), state, tmp_path / "twice")
+    with pytest.raises(ValueError, match="non-empty folder; pass --overwrite"):
+        export_folded(ref, state, folded)
+    with pytest.raises(ValueError, match="holds the state file"):
+        export_folded(ref, state, tmp_path, overwrite=True)
+    with torch.no_grad(), applied(model, Intervention.load(state, model=model)):
+        hooked = model(INPUT).logits
+    torch.testing.assert_close(AutoModelForCausalLM.from_pretrained(folded)(INPUT).logits, hooked, atol=1e-5, rtol=1e-5)

@@ -111,6 +111,18 @@ def test_bad_model_args_are_clear(tiny_llama, tiny_gpt2, state):
         AuraLM(pretrained=str(tiny_llama), device="cpu", intervention="/nonexistent.safetensors")
 
 
+def test_det_zero_with_alpha_is_refused_before_the_model_loads():
+    """alpha=0.3 would be silently ignored by det_zero: refused, before a (here nonexistent) model is loaded."""
+    from aura_eval.harness.model import AuraLM
+
+    with pytest.raises(ValueError, match="aura-hf: method=det_zero sets units to 0 and takes no alpha .*use method=damp"):
+        AuraLM(pretrained="/nonexistent/model", device="cpu", intervention="/nonexistent.safetensors",
+               method="det_zero", k=3, alpha=0.3)
+    with pytest.raises(ValueError, match="aura-hf: alpha must be a number in"):
+        AuraLM(pretrained="/nonexistent/model", device="cpu", intervention="/nonexistent.safetensors",
+               method="damp", k=3, alpha=1.5)
+
+
 def test_learn_info_export_cli(tiny_gpt2, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM

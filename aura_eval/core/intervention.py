@@ -9,14 +9,19 @@ output is multiplied by. The methods differ only in how alphas follow from the A
 - ``none``: every alpha is 1 (the baseline, through the same code path).
 
 State files are safetensors (tensors ``auroc.<module>`` and ``alpha.<module>``) with a JSON header;
-nothing is ever unpickled. Loading re-checks tensor shapes, value ranges and a content hash, and the
-model fingerprint when a model is given.
+nothing is ever unpickled. One sha256 (`state_digest`) covers every tensor and every header field, so
+an edited ``"method"`` is refused like an edited tensor. Loading also re-checks tensor shapes and value
+ranges, that the stored alphas are exactly what the header's method / k / alpha give from the stored
+AUROCs (so the label cannot disagree with what is applied, even in a file whose digest was forged), and
+the model fingerprint when a model is given.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +29,14 @@ import torch
 from torch import nn
 
 from aura_eval import __version__
-from aura_eval.core.config import InterventionConfig
+from aura_eval.core.config import BASE_LABEL, InterventionConfig
 from aura_eval.core.modules import output_width
 
 FORMAT = "aura-eval/intervention"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+DIGEST_FIELD = "sha256"
+# Header fields the Intervention itself writes; `meta` (provenance) cannot override them.
+RESERVED_FIELDS = ("format", "format_version", "method", "k", "alpha", "modules", DIGEST_FIELD, "summary")
 
 
 class StateFileError(ValueError):
@@ -63,21 +71,86 @@ def model_fingerprint(model: nn.Module, module_names: list[str]) -> dict:
             f"The model has no module(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}: "
             "this intervention was learned on another architecture"
         )
+    try:
+        widths = {n: output_width(named[n]) for n in module_names}
+    except ValueError as e:
+        raise StateFileError(f"this intervention names a module this model does not hook: {e}") from None
     return {
         "architecture": architectures[0],
         "model_type": getattr(config, "model_type", None),
-        "module_widths": {n: output_width(named[n]) for n in module_names},
+        "module_widths": widths,
     }
 
 
-def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+def _feed(h, data: bytes) -> None:
+    """Length-prefixed, so that no two different inputs feed the hash the same byte stream."""
+    h.update(len(data).to_bytes(8, "little"))
+    h.update(data)
+
+
+def canonical_header(header: dict) -> bytes:
+    """The header as hashed: every field but the digest, as JSON with sorted keys and no spaces."""
+    fields = {k: v for k, v in header.items() if k != DIGEST_FIELD}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def state_digest(tensors: dict[str, torch.Tensor], header: dict) -> str:
+    """sha256 over every tensor (name, dtype, shape, bytes; sorted by name) and `canonical_header`."""
     h = hashlib.sha256()
+    _feed(h, f"{FORMAT} v{FORMAT_VERSION}".encode())
     for name in sorted(tensors):
         t = tensors[name].contiguous().cpu()
-        h.update(name.encode())
-        h.update(str(t.dtype).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        _feed(h, name.encode())
+        _feed(h, f"{t.dtype}{tuple(t.shape)}".encode())
+        _feed(h, t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    _feed(h, canonical_header(header))
     return h.hexdigest()
+
+
+def write_state_file(path: str | Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
+    """Write atomically: into a hidden temporary file beside `path`, then `os.replace`, so an
+    interrupted save never leaves a half-written file (or a half-overwritten old one) behind."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata={"aura": json.dumps(header, sort_keys=True)})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _header_config(header: dict, path: Path) -> InterventionConfig:
+    """The header's method / k / alpha with strict JSON types, validated by InterventionConfig."""
+    method, k, alpha = header.get("method"), header.get("k"), header.get("alpha")
+    if not isinstance(method, str):
+        raise StateFileError(f"{path}: header field 'method' must be a string, got {method!r}")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
+        raise StateFileError(f"{path}: header field 'k' must be a whole number or null, got {k!r}")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))):
+        raise StateFileError(f"{path}: header field 'alpha' must be a number or null, got {alpha!r}")
+    try:
+        return InterventionConfig(method, k, alpha)
+    except ValueError as e:
+        raise StateFileError(f"{path}: header {e}") from None
+
+
+def _check_alphas_follow(path: Path, config: InterventionConfig, auroc: dict, alphas: dict) -> None:
+    """The stored alphas must be exactly what the header's method gives from the stored AUROCs:
+    the variant label is then a true description of what is applied."""
+    try:
+        expected = alphas_from_auroc(auroc, config)
+    except ValueError as e:
+        raise StateFileError(f"{path}: header {e}") from None
+    for name, stored in alphas.items():
+        if not torch.equal(expected[name], stored):
+            raise StateFileError(
+                f"{path}: the alphas of module {name} are not what method={config.method} gives from the file's "
+                f"AUROCs (k={config.k}, alpha={config.alpha}): the header does not describe the intervention"
+            )
 
 
 @dataclass
@@ -113,6 +186,9 @@ class Intervention:
 
     @property
     def variant(self) -> str:
+        """The label of what is applied: ``base`` exactly when every alpha is 1, else the method's label."""
+        if all(bool(torch.all(a == 1)) for a in self.alphas.values()):
+            return BASE_LABEL
         return self.config.label
 
     def summary(self) -> dict:
@@ -131,72 +207,59 @@ class Intervention:
         }
 
     # -- state file -------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        tensors = {f"auroc.{n}": a.contiguous() for n, a in self.auroc.items()}
-        tensors.update({f"alpha.{n}": a.contiguous() for n, a in self.alphas.items()})
+    def header(self) -> dict:
+        """The JSON header (without the digest), exactly as `load` will read it back."""
         header = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "aura_eval_version": __version__,
+            **{k: v for k, v in self.meta.items() if k not in RESERVED_FIELDS},
             "method": self.method,
             "k": self.k,
             "alpha": self.alpha,
             "modules": list(self.auroc),
-            "tensors_sha256": _tensor_digest(tensors),
             "summary": self.summary(),
-            **{k: v for k, v in self.meta.items() if k not in ("format", "method", "k", "alpha", "modules")},
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata={"aura": json.dumps(header, sort_keys=True)})
-        return path
+        return json.loads(json.dumps(header))  # tuples -> lists etc.: the digest sees what a reader sees
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"auroc.{n}": a.contiguous() for n, a in self.auroc.items()}
+        tensors.update({f"alpha.{n}": a.contiguous() for n, a in self.alphas.items()})
+        return tensors
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state file atomically (overwriting `path`; callers decide whether that is allowed)."""
+        try:
+            _check_alphas_follow(Path(path), self.config, self.auroc, self.alphas)
+        except StateFileError as e:
+            raise ValueError(f"refusing to save an inconsistent intervention: {e}") from None
+        tensors, header = self.tensors(), self.header()
+        header[DIGEST_FIELD] = state_digest(tensors, header)
+        return write_state_file(path, tensors, header)
 
     @classmethod
     def load(cls, path: str | Path, model: nn.Module | None = None) -> Intervention:
         """Read and verify a state file; with `model`, also check it fits that model."""
-        from safetensors import safe_open
-
         path = Path(path)
-        if not path.is_file():
-            raise StateFileError(f"No intervention state file at {path}")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                raw = (f.metadata() or {}).get("aura")
-                tensors = {name: f.get_tensor(name) for name in f.keys()}
-        except Exception as e:  # safetensors raises its own error types for corrupt files
-            raise StateFileError(f"{path} is not a readable safetensors file: {e}") from e
-        if raw is None:
-            raise StateFileError(f"{path} is a safetensors file but not an aura-eval intervention (no 'aura' header)")
-        try:
-            header = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise StateFileError(f"{path}: the 'aura' header is not valid JSON ({e})") from e
-        if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
-            raise StateFileError(f"{path}: unsupported format {header.get('format')!r} v{header.get('format_version')}")
-        if _tensor_digest(tensors) != header.get("tensors_sha256"):
-            raise StateFileError(f"{path}: tensor contents do not match the header's sha256: the file was modified or is corrupt")
-        modules = header.get("modules") or []
+        tensors, header = _read_state_file(path)
+        _check_format(header, path)
+        if header.get(DIGEST_FIELD) != state_digest(tensors, header):
+            raise StateFileError(
+                f"{path}: contents do not match the header's {DIGEST_FIELD} (which covers every tensor and every "
+                "header field): the file was modified or is corrupt"
+            )
+        modules = header.get("modules")
+        if not isinstance(modules, list) or not all(isinstance(n, str) for n in modules):
+            raise StateFileError(f"{path}: header field 'modules' must be a list of module names")
         expected = {f"{p}.{n}" for n in modules for p in ("auroc", "alpha")}
         if set(tensors) != expected:
             raise StateFileError(f"{path}: tensors {sorted(set(tensors) ^ expected)[:4]} do not match the header's module list")
         auroc = {n: tensors[f"auroc.{n}"] for n in modules}
         alphas = {n: tensors[f"alpha.{n}"] for n in modules}
-        widths = (header.get("fingerprint") or {}).get("module_widths", {})
-        for n in modules:
-            a, al = auroc[n], alphas[n]
-            if a.ndim != 1 or a.shape != al.shape or (widths and widths.get(n) != a.numel()):
-                raise StateFileError(f"{path}: tensors of module {n} have inconsistent shapes {tuple(a.shape)} / {tuple(al.shape)}")
-            if not (torch.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()):
-                raise StateFileError(f"{path}: AUROCs of module {n} are outside [0, 1]")
-            if not (torch.isfinite(al).all() and (al >= 0).all() and (al <= 1).all()):
-                raise StateFileError(f"{path}: alphas of module {n} are outside [0, 1]")
-        meta = {k: v for k, v in header.items() if k not in ("method", "k", "alpha", "tensors_sha256", "summary")}
-        try:
-            config = InterventionConfig(header.get("method"), header.get("k"), header.get("alpha"))
-        except ValueError as e:
-            raise StateFileError(f"{path}: {e}") from e
+        _check_tensors(path, auroc, alphas, (header.get("fingerprint") or {}).get("module_widths", {}))
+        config = _header_config(header, path)
+        _check_alphas_follow(path, config, auroc, alphas)
+        meta = {k: v for k, v in header.items() if k not in RESERVED_FIELDS}
         intervention = cls(config, auroc, alphas, meta)
         if model is not None:
             intervention.check_fits(model, source=str(path))
@@ -217,3 +280,51 @@ class Intervention:
                 f"{source} was learned on {saved.get('architecture')} "
                 f"({self.meta.get('model_name', '?')}), not on this {current['architecture']}"
             )
+
+
+def _read_state_file(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise StateFileError(f"No intervention state file at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("aura")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise StateFileError(f"{path} is not a readable safetensors file: {e}") from e
+    if raw is None:
+        raise StateFileError(f"{path} is a safetensors file but not an aura-eval intervention (no 'aura' header)")
+    try:
+        header = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise StateFileError(f"{path}: the 'aura' header is not valid JSON ({e})") from e
+    if not isinstance(header, dict):
+        raise StateFileError(f"{path}: the 'aura' header is not a JSON object")
+    return tensors, header
+
+
+def _check_format(header: dict, path: Path) -> None:
+    version = header.get("format_version")
+    if header.get("format") != FORMAT:
+        raise StateFileError(f"{path}: not an aura-eval intervention (format {header.get('format')!r}, expected {FORMAT!r})")
+    if version == 1:
+        raise StateFileError(
+            f"{path}: format v1 (its hash did not cover the header) is no longer read: "
+            f"re-run `aura-eval learn` to write a v{FORMAT_VERSION} state file"
+        )
+    if version != FORMAT_VERSION:
+        raise StateFileError(f"{path}: unsupported format version {version!r}; this aura-eval reads v{FORMAT_VERSION}")
+
+
+def _check_tensors(path: Path, auroc: dict, alphas: dict, widths: dict) -> None:
+    for n, a in auroc.items():
+        al = alphas[n]
+        if a.dtype != torch.float64 or al.dtype != torch.float32:
+            raise StateFileError(f"{path}: module {n}: AUROCs must be float64 and alphas float32, got {a.dtype} / {al.dtype}")
+        if a.ndim != 1 or a.shape != al.shape or (widths and widths.get(n) != a.numel()):
+            raise StateFileError(f"{path}: tensors of module {n} have inconsistent shapes {tuple(a.shape)} / {tuple(al.shape)}")
+        if not (torch.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()):
+            raise StateFileError(f"{path}: AUROCs of module {n} are outside [0, 1]")
+        if not (torch.isfinite(al).all() and (al >= 0).all() and (al <= 1).all()):
+            raise StateFileError(f"{path}: alphas of module {n} are outside [0, 1]")

@@ -13,7 +13,7 @@ from aura_eval.core.auroc import auroc as compute_auroc
 from aura_eval.core.config import InterventionConfig
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
-from aura_eval.core.loading import ModelRef, load_model
+from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model
 from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
@@ -60,6 +60,27 @@ def learn_from_model(
     return Intervention.from_auroc(per_module, config, info)
 
 
+def check_state_out(out: str | Path, model: ModelRef, data: str, overwrite: bool = False) -> Path:
+    """Refuse, before any data or model is loaded, an output that would destroy something: an existing
+    file (unless `overwrite`), and, even with `overwrite`, a path inside the local model folder (a new
+    `model.safetensors` there would replace the model's weights) or the learning data itself."""
+    out = Path(out).expanduser()
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the state file's path, e.g. {out / 'aura.safetensors'}")
+    model_dir = model.local_dir
+    if model_dir is not None and is_inside(out, model_dir):
+        raise ValueError(
+            f"--out {out} is inside the model folder {model_dir}: it could replace the model's own files; "
+            "write the state file outside it (--overwrite does not allow this)"
+        )
+    if Path(data).expanduser().exists() and is_inside(out, data):
+        raise ValueError(f"--out {out} is the learning data {data}; write the state file elsewhere (--overwrite does not allow this)")
+    if out.exists() and not overwrite:
+        raise ValueError(f"--out {out} already exists; pass --overwrite to replace it, or choose another path")
+    check_can_create(out, "--out")
+    return out
+
+
 def learn(
     model: str | ModelRef,
     data: str,
@@ -73,12 +94,16 @@ def learn(
     dtype: str = "auto",
     revision: str | None = None,
     trust_remote_code: bool = False,
+    overwrite: bool = False,
     **learn_kwargs,
 ) -> Intervention:
-    """Load data and model, learn, and save to `out` (when given). See `aura-eval learn --help`."""
+    """Load data and model, learn, and save to `out` (when given). See `aura-eval learn --help`.
+    `out` is checked first (see `check_state_out`), so a bad path costs no minutes."""
+    ref = ModelRef.parse(model)
+    if out is not None:
+        check_state_out(out, ref, data, overwrite)
     rows = balanced_sample(load_labelled(data, text_column, label_column, split), n_per_class, seed)
     log.info("Learning AurA on %d toxic + %d non-toxic sentences from %s", len(rows) // 2, len(rows) // 2, data)
-    ref = ModelRef.parse(model)
     lm, tokenizer = load_model(ref, dtype, device, revision, trust_remote_code)
     meta = {
         "model_name": ref.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,36 @@ class ModelRef:
             else:
                 name = Path(model).name if Path(model).exists() else model
         return cls(model, gguf_file, name)
+
+    @property
+    def local_dir(self) -> Path | None:
+        """The local folder the model loads from (for a GGUF file: the folder holding it); None for a Hub id."""
+        path = Path(self.source).expanduser()
+        return path.resolve() if path.is_dir() else None
+
+
+def is_inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether `path` is `folder` or lies below it, after resolving symlinks and `..`."""
+    path, folder = Path(path).expanduser().resolve(), Path(folder).expanduser().resolve()
+    return path == folder or folder in path.parents
+
+
+def check_can_create(path: str | Path, what: str) -> None:
+    """Fail now, before minutes of work, when `path` could not be written: its parent must be a
+    writable folder, or be creatable below the nearest existing folder."""
+    path = Path(path).expanduser().absolute()
+    parent = path.parent
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{what} {path}: {existing} is a file, not a folder; choose a path in a folder")
+    if existing == parent:
+        try:  # a probe, since os.access says yes to root even on read-only mounts
+            with tempfile.TemporaryFile(dir=parent):
+                pass
+        except OSError as e:
+            raise ValueError(f"{what} {path}: cannot write in folder {parent} ({e.strerror}); choose a writable folder") from None
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path}: cannot create folder {parent} (no write permission in {existing})")
 
 
 def load_model(

@@ -49,7 +49,9 @@ def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
 def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -> dict[str, nn.Module]:
     """Map module name -> module for every named module matching one of `patterns` (glob syntax,
     where `*` also matches dots). With no patterns, the architecture preset is used. Order follows
-    `model.named_modules()`, so it is stable across runs."""
+    `model.named_modules()`, so it is stable across runs. Every match must be Linear-like: a block,
+    an embedding or a norm has no "units" AurA could score, and guessing a width from its weight
+    (an embedding's is the vocabulary size) would learn nonsense."""
     patterns = parse_patterns(patterns) or preset_for(model)
     found: dict[str, nn.Module] = {}
     unmatched = []
@@ -64,8 +66,26 @@ def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -
             f"Module pattern(s) {unmatched} match no module of this {type(model).__name__}. "
             f"Module names look like: {sample} ..."
         )
+    _refuse_non_linear(model, found)
     order = {name: i for i, (name, _) in enumerate(model.named_modules())}
     return dict(sorted(found.items(), key=lambda kv: order[kv[0]]))
+
+
+def is_linear_like(module: nn.Module) -> bool:
+    """nn.Linear (and subclasses) or transformers' Conv1D: the layers whose output columns are units."""
+    return isinstance(module, nn.Linear) or (type(module).__name__ == "Conv1D" and hasattr(module, "nf"))
+
+
+def _refuse_non_linear(model: nn.Module, found: dict[str, nn.Module]) -> None:
+    bad = {name: type(mod).__name__ for name, mod in found.items() if not is_linear_like(mod)}
+    if not bad:
+        return
+    examples = ", ".join(f"{n} ({t})" for n, t in list(bad.items())[:3])
+    linear = [n for n, m in model.named_modules() if n and is_linear_like(m)][:4]
+    raise ValueError(
+        f"Module patterns (--modules) match {len(bad)} module(s) that are not Linear / Conv1D layers, e.g. {examples}: "
+        f"AurA hooks Linear layers only; use patterns that end at one, e.g. {' | '.join(linear)}"
+    )
 
 
 def output_width(module: nn.Module) -> int:
@@ -74,10 +94,7 @@ def output_width(module: nn.Module) -> int:
         return module.out_features
     if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
         return int(module.nf)
-    weight = getattr(module, "weight", None)
-    if weight is not None and weight.ndim == 2:
-        return int(weight.shape[0])
-    raise TypeError(
+    raise ValueError(
         f"Cannot tell the output width of {type(module).__name__}: AurA hooks Linear-like modules "
         "(nn.Linear, transformers Conv1D). Choose other module patterns."
     )
