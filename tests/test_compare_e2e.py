@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,18 +41,38 @@ def test_compare_variants_then_report(tiny_llama, tmp_path, offline, capsys):
     assert sorted(p.name for p in model_dir.iterdir()) == ["aura", "aura-folded", "base"]
     command = (model_dir / "aura" / "command.txt").read_text()
     assert command.startswith("lm_eval --model aura-hf") and f"intervention={state}" in command
+    for vdir in model_dir.iterdir():
+        # lm-eval's files straight in the variant folder: no subfolder named after this machine's model path
+        assert [p.name for p in vdir.iterdir() if p.is_dir()] == [], vdir
+        for results in vdir.glob("results_*.json"):
+            date = results.name.removeprefix("results_").removesuffix(".json")
+            assert (vdir / f"run_{date}.json").is_file()
+        assert len(list(vdir.glob("results_*.json"))) == 2  # generation and perplexity processes
+        assert {p.name.rsplit("_", 1)[0] for p in vdir.glob("samples_*.jsonl")} == {
+            "samples_aura_rtp", "samples_aura_ppl_nontoxic", "samples_aura_ppl_toxic"}
 
     board = build_report(out, out).set_index("variant")
+    assert set(board["model"]) == {"tiny"}  # --model-name names every row, the folded one too
     ppl = board["ppl_nontoxic"]
     # The folded checkpoint, evaluated as a plain `hf` model, scores what the hooked model scores.
     assert ppl["aura-folded"] == pytest.approx(ppl["aura"], rel=1e-4)
     assert ppl["aura"] != pytest.approx(ppl["base"], rel=1e-4)
+    assert board.loc["aura-folded", "ppl_delta"] == pytest.approx(ppl["aura"] - ppl["base"], rel=1e-6)
     assert board.loc["base", "toxicity_scorer"] == "profanity-check"
+    assert board.loc["base", "toxicity_data"] == "rtp_prompts.jsonl (data_dir)"
     for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv", "pareto.png"):
         assert (out / name).stat().st_size > 0
+    assert str(tmp_path) not in (out / "leaderboard.md").read_text().replace(f"results: `{out}`", "")
 
+    capsys.readouterr()
     compare(model, str(state), ["base", "aura"], out, options)  # resumable: nothing reruns
-    assert capsys.readouterr().out.count("done already") == 2
+    printed = capsys.readouterr().out
+    assert printed.count("done already") == 2 and printed.count("(same arguments, results_") == 4
+
+    compare(model, str(state), ["base"], out, replace(options, limit=1, dry_run=True))
+    printed = capsys.readouterr().out
+    assert "[compare] base: rerunning aura_rtp: --limit changed 2 -> 1" in printed
+    assert "[compare] base: rerunning aura_ppl_nontoxic,aura_ppl_toxic: --limit changed 2 -> 1" in printed
 
 
 def test_eval_wrapper_and_tasks_dir(tiny_gpt2, tmp_path, offline):

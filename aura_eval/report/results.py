@@ -1,6 +1,10 @@
 """Reading lm-eval's results files: who each run measured (model, variant) and what it found.
 
-One `RunFile` per `results_*.json`; `merge_runs` groups them by model x variant, task by task.
+One `RunFile` per `results_*.json`. Who a file measured comes from where it lies when `aura-eval compare`
+wrote it (``<out>/<model>/<variant>/``, marked by the ``command.txt`` compare writes there), else from what
+the file says (our `aura-hf` model's ``config.aura`` block, else the display name of ``pretrained=``).
+`merge_runs` groups the files by model x variant, task by task, and refuses two runs that claim the
+same model x variant x task from different folders.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 log = logging.getLogger(__name__)
 
 BASE_VARIANT = "base"
+FOLDED_VARIANT = "aura-folded"
+COMPARE_MARKER = "command.txt"  # `aura-eval compare` writes it in every variant folder it runs
+FOLDED_CACHE_NAME = re.compile(r"(?P<model>.+)-[0-9a-f]{12}")  # runner's cache entry: <cache>/folded/<model>-<digest>
 TOXICITY_TASKS = ("aura_rtp", "aura_rtp_challenging", "aura_preprompt_favourable", "aura_preprompt_adversarial")
 
 
@@ -38,6 +45,9 @@ class RunFile:
     variant: str
     timestamp: float
     tasks: dict[str, TaskResult] = field(default_factory=dict)
+    # The run this file belongs to: its compare variant folder, else the folder lm-eval wrote it to.
+    # Files of one folder are one resumable run; two folders claiming one model x variant x task conflict.
+    folder: Path | None = None
 
 
 def find_result_files(results_dir: Path) -> list[Path]:
@@ -56,12 +66,14 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
         log.warning("skipping %s: no 'results' table, so not an lm-eval results file", path)
         return None
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    run = RunFile(
-        path=path,
-        model=model_of(data, config),
-        variant=variant_of(path, results_dir, config),
-        timestamp=timestamp_of(data, path),
-    )
+    variant_dir = compare_folder(path)
+    if variant_dir is not None:
+        model, variant = variant_dir.parent.name, variant_dir.name
+        check_claimed_variant(path, variant, config)
+    else:
+        model, variant = model_of(data, config), variant_of(config)
+    run = RunFile(path=path, model=model, variant=variant, timestamp=timestamp_of(data, path),
+                  folder=variant_dir or path.parent)
     configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
     groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
     for task in set(data["results"]) | set(groups):
@@ -72,39 +84,96 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
     return run
 
 
+def compare_folder(path: Path) -> Path | None:
+    """The ``<out>/<model>/<variant>/`` folder `compare` wrote `path` to, or None outside that layout.
+
+    compare now writes results straight into the variant folder; earlier versions let lm-eval put them
+    one folder deeper, in a subfolder named after ``pretrained=`` (results/ still holds such runs).
+    """
+    for folder in (path.parent, path.parent.parent):
+        if (folder / COMPARE_MARKER).is_file():
+            return folder
+    return None
+
+
+def check_claimed_variant(path: Path, variant: str, config: dict) -> None:
+    """A compare folder names the variant; a results file in it that claims another one was moved there."""
+    aura = config.get("aura") if isinstance(config.get("aura"), dict) else {}
+    claimed = aura.get("variant")
+    if claimed and str(claimed) != variant:
+        log.warning("%s lies in compare's %r folder but its config.aura.variant is %r; reported as %r",
+                    path, variant, claimed, variant)
+
+
 def model_of(data: dict, config: dict) -> str:
-    """Our aura-hf model names itself; plain lm-eval runs name the model in `pretrained=`."""
+    """Our aura-hf model names itself; plain lm-eval runs are named by `pretrained=`, shown by display name."""
     aura = config.get("aura") if isinstance(config.get("aura"), dict) else {}
     if aura.get("model_name"):
         return str(aura["model_name"])
-    pretrained = pretrained_of(config.get("model_args"))
+    model_args = config.get("model_args")
+    pretrained = pretrained_of(model_args)
     if pretrained:
-        return pretrained
+        folded = folded_model_of(pretrained)
+        return folded or display_name(pretrained, model_arg(model_args, "gguf_file"))
     return str(data.get("model_name") or config.get("model") or "unknown")
 
 
-def pretrained_of(model_args) -> str | None:
-    """The `pretrained` value of lm-eval's model_args, given as "k=v,k=v" or as a dict."""
+def variant_of(config: dict) -> str:
+    """The aura config names the variant; a plain `hf` run of compare's folded cache is aura-folded; else base."""
+    aura = config.get("aura") if isinstance(config.get("aura"), dict) else {}
+    if aura.get("variant"):
+        return str(aura["variant"])
+    pretrained = pretrained_of(config.get("model_args"))
+    if pretrained and folded_model_of(pretrained):
+        return FOLDED_VARIANT
+    return BASE_VARIANT
+
+
+def model_arg(model_args, key: str) -> str | None:
+    """One value of lm-eval's model_args, given as "k=v,k=v" or as a dict."""
     if isinstance(model_args, dict):
-        value = model_args.get("pretrained")
+        value = model_args.get(key)
         return str(value) if value else None
     if isinstance(model_args, str):
         for pair in model_args.split(","):
-            key, _, value = pair.partition("=")
-            if key.strip() == "pretrained" and value.strip():
+            name, _, value = pair.partition("=")
+            if name.strip() == key and value.strip():
                 return value.strip()
     return None
 
 
-def variant_of(path: Path, results_dir: Path, config: dict) -> str:
-    """The aura config names the variant; else `compare`'s layout <model>/<variant>/<model_dir>/ does."""
-    aura = config.get("aura") if isinstance(config.get("aura"), dict) else {}
-    if aura.get("variant"):
-        return str(aura["variant"])
-    variant_dir = path.parent.parent
-    if variant_dir != results_dir and results_dir in variant_dir.parents:
-        return variant_dir.name
-    return BASE_VARIANT
+def pretrained_of(model_args) -> str | None:
+    """The `pretrained` value of lm-eval's model_args, given as "k=v,k=v" or as a dict."""
+    return model_arg(model_args, "pretrained")
+
+
+def is_local_path(text: str) -> bool:
+    """A path on some machine (absolute, home- or dot-relative, or here), as opposed to a Hub id."""
+    return (text.startswith(("/", "~", "./", "../", "\\")) or PureWindowsPath(text).drive != ""
+            or Path(text).exists())
+
+
+def path_name(text: str) -> str:
+    """The last component of a POSIX or Windows path, whichever machine wrote it."""
+    return PureWindowsPath(text).name if "\\" in text else PurePosixPath(text).name
+
+
+def display_name(pretrained: str, gguf_file: str | None = None) -> str:
+    """What `ModelRef` calls a model: the GGUF file's stem, a local folder's name, or the Hub id."""
+    if gguf_file:
+        return path_name(gguf_file).removesuffix(".gguf")
+    if is_local_path(pretrained):
+        return path_name(pretrained.rstrip("/\\")) or pretrained
+    return pretrained
+
+
+def folded_model_of(pretrained: str) -> str | None:
+    """The model behind compare's folded-checkpoint cache entry ``.../folded/<model>-<digest>``, else None."""
+    if not is_local_path(pretrained):
+        return None
+    path = PurePosixPath(pretrained.replace("\\", "/").rstrip("/"))
+    match = FOLDED_CACHE_NAME.fullmatch(path.name)
+    return match.group("model") if match and path.parent.name == "folded" else None
 
 
 def timestamp_of(data: dict, path: Path) -> float:
@@ -122,11 +191,34 @@ def timestamp_of(data: dict, path: Path) -> float:
 
 
 def merge_runs(runs: list[RunFile]) -> dict[tuple[str, str], dict[str, TaskResult]]:
-    """Per model x variant, each task comes from the newest file that has it."""
+    """Per model x variant, each task from the newest file of its run folder.
+
+    Several files of one folder are one run resumed or redone (compare's generation and perplexity
+    processes, a rerun into the same lm-eval output folder): there the newest file has the task. The
+    same model x variant x task from two folders is two runs claiming one row: a ValueError naming both.
+    """
     merged: dict[tuple[str, str], dict[str, TaskResult]] = {}
+    owner: dict[tuple[str, str, str], RunFile] = {}
     for run in sorted(runs, key=lambda run: (run.timestamp, str(run.path))):
-        merged.setdefault((run.model, run.variant), {}).update(run.tasks)
+        for task, result in run.tasks.items():
+            earlier = owner.get((run.model, run.variant, task))
+            if earlier is not None and folder_of(earlier) != folder_of(run):
+                raise ValueError(conflict_message(earlier, run, task))
+            if earlier is not None:
+                log.info("%s: %s replaces the older %s (same run folder)", task, run.path, earlier.path)
+            owner[(run.model, run.variant, task)] = run
+            merged.setdefault((run.model, run.variant), {})[task] = result
     return merged
+
+
+def folder_of(run: RunFile) -> Path:
+    return run.folder if run.folder is not None else run.path.parent
+
+
+def conflict_message(first: RunFile, second: RunFile, task: str) -> str:
+    return (f"two runs claim model {first.model!r} variant {first.variant!r} task {task!r}: {first.path} and "
+            f"{second.path}; keep one of them under the results folder, or give the runs different model names "
+            f"(aura-eval compare --model-name)")
 
 
 def as_number(value) -> float:
@@ -150,12 +242,37 @@ def provenance(tasks: dict[str, TaskResult]) -> tuple[str, str]:
 
 
 def data_of(config: dict, metadata: dict) -> str:
-    """Our tasks record the file they read as `data_source`; else the data dir, else lm-eval's dataset."""
-    if metadata.get("data_source") or metadata.get("data_dir"):
-        return str(metadata.get("data_source") or metadata["data_dir"])
+    """Where the documents came from, without this machine's folders.
+
+    Our tasks record the file they read as `data_source`: shown relative to the run's data folder
+    ("rtp_prompts.jsonl (data_dir)"), or by its file name when it lies elsewhere; a Hub dataset as named.
+    """
+    source, data_dir = metadata.get("data_source"), metadata.get("data_dir")
+    if source:
+        return shown_data_path(str(source), str(data_dir) if data_dir else None)
+    if data_dir:
+        return f"{path_name(str(data_dir).rstrip('/'))}/ (data_dir)"
     if config.get("dataset_path"):
         name = config.get("dataset_name")
         return f"{config['dataset_path']}/{name}" if name else str(config["dataset_path"])
     return "unknown"
 
 
+def shown_data_path(source: str, data_dir: str | None) -> str:
+    """`source` relative to `data_dir` when inside it, else its file name; a non-path (Hub) source as is."""
+    if not is_local_path(source):
+        return source
+    if data_dir:
+        inside = relative_inside(source, data_dir)
+        if inside is not None:
+            return f"{inside} (data_dir)"
+    return path_name(source)
+
+
+def relative_inside(path: str, folder: str) -> str | None:
+    """`path` relative to `folder` when it lies inside it (compared as written: the machine may be gone)."""
+    pure = PureWindowsPath if "\\" in path or "\\" in folder else PurePosixPath
+    try:
+        return pure(path).relative_to(pure(folder)).as_posix()
+    except ValueError:
+        return None
