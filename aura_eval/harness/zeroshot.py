@@ -1,0 +1,365 @@
+"""The zero-shot group `aura_zeroshot`: lm-eval's own tasks, on local files when the data folder has them.
+
+Each member is lm-eval's task of the same name (`piqa`, `hellaswag`, ...), built from lm-eval's own YAML,
+so prompts, choices, targets, process_docs and metrics are exactly lm-eval's and a number is comparable
+with `--tasks piqa` on the same documents. Only where the documents come from changes:
+
+- ``<task>_file`` in the metadata names a file (absolute, or relative to the data folder);
+- else, with a data folder (env AURA_DATA_DIR or metadata ``data_dir``), ``<task>.jsonl`` in it (or the one
+  file matching ``<task>_*.jsonl`` / ``<task>-*.jsonl``, e.g. ``piqa_dev.jsonl``);
+- a file holds the documents of the split lm-eval evaluates (`ZeroShotSpec.split`), one JSON object a line
+  with the dataset's original fields (`ZeroShotSpec.layout`);
+- a member without a file is read from the Hub as lm-eval does when no data folder is set, and is SKIPPED
+  when one is: a data folder means "offline, on these files".
+
+lm-eval 0.4.13 builds a group from a static list, and an empty task cannot run (it fails on its first
+document), so the group is built here instead: `tasks/aura_zeroshot.yaml` is a task entry whose `class` is
+`ZeroShotGroup`, which lm-eval's TaskFactory calls with the YAML config and whose result (a `Group` with only
+the members that run) lm-eval then treats like any group. The members that were skipped are named in the
+results JSON at ``results["aura_zeroshot"]["skipped_tasks"]`` (also under ``groups``), next to the group's
+``acc,none``, the mean over the members that ran; ``group_subtasks["aura_zeroshot"]`` lists those.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+from lm_eval.api.group import Group
+from lm_eval.api.task import ConfigurableTask
+from lm_eval.config.group import GroupConfig
+from lm_eval.tasks._yaml_loader import load_yaml
+
+from aura_eval.harness.taskdata import DATA_DIR_ENV_VAR, DataFileError, SourcedDatasetDict, data_dir_from, read_jsonl
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_KEY = "skipped_tasks"  # results[<group>][SKIPPED_KEY]: the members that did not run
+GROUP_OWN_METADATA = ("version", "config_source")  # the group YAML's own keys, not handed to members
+
+
+# ------------------------------------------------------------------------------------ field checks
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """What one field of a zero-shot document must hold (the type it has in the Hub dataset)."""
+
+    description: str
+    check: Callable[[Any], bool]
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+
+
+def _is_int_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_is_int(v) for v in value)
+
+
+def _one_of(*allowed: Any) -> Callable[[Any], bool]:
+    return lambda value: type(value) is type(allowed[0]) and value in allowed
+
+
+TEXT = FieldType("a string", _is_str)
+TEXTS = FieldType("a non-empty list of strings", _is_str_list)
+INTS = FieldType("a non-empty list of integers", _is_int_list)
+CHOICES = {"text": TEXTS, "label": TEXTS}  # ARC / OpenBookQA: {"text": [...], "label": ["A", "B", ...]}
+
+
+def _label(*allowed: Any) -> FieldType:
+    shown = " or ".join(repr(a) for a in allowed)
+    return FieldType(shown, _one_of(*allowed))
+
+
+# ------------------------------------------------------------------------------------ the members
+
+
+@dataclass(frozen=True)
+class ZeroShotSpec:
+    """One member of aura_zeroshot: lm-eval's task, its YAML inside lm-eval, and its documents' layout.
+
+    `fields` are the original fields lm-eval's config reads (nested dicts for nested fields); a file may hold
+    more (they are kept and logged with the samples). `split` is the split lm-eval evaluates.
+    """
+
+    task: str
+    lm_eval_yaml: str  # relative to lm_eval/tasks
+    dataset: str  # the Hub dataset, for messages and the README
+    split: str
+    fields: Mapping[str, FieldType | Mapping[str, FieldType]]
+
+    @property
+    def file_key(self) -> str:
+        return f"{self.task}_file"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.task}.jsonl"
+
+    @property
+    def layout(self) -> str:
+        parts = []
+        for name, kind in self.fields.items():
+            if isinstance(kind, Mapping):
+                inner = ", ".join(f"{key}: {sub.description}" for key, sub in kind.items())
+                parts.append(f"{name} ({{{inner}}})")
+            else:
+                parts.append(f"{name} ({kind.description})")
+        return ", ".join(parts)
+
+
+ZEROSHOT_SPECS: dict[str, ZeroShotSpec] = {
+    spec.task: spec
+    for spec in (
+        ZeroShotSpec("piqa", "piqa/piqa.yaml", "baber/piqa", "validation",
+                     {"goal": TEXT, "sol1": TEXT, "sol2": TEXT, "label": _label(0, 1)}),
+        ZeroShotSpec("social_iqa", "siqa/siqa.yaml", "lighteval/siqa", "validation",
+                     {"context": TEXT, "question": TEXT, "answerA": TEXT, "answerB": TEXT, "answerC": TEXT,
+                      "label": _label("1", "2", "3")}),
+        ZeroShotSpec("hellaswag", "hellaswag/hellaswag.yaml", "Rowan/hellaswag", "validation",
+                     {"activity_label": TEXT, "ctx_a": TEXT, "ctx_b": TEXT, "endings": TEXTS,
+                      "label": _label("0", "1", "2", "3")}),
+        ZeroShotSpec("winogrande", "winogrande/default.yaml", "allenai/winogrande (winogrande_xl)", "validation",
+                     {"sentence": FieldType("a string with one '_' blank", lambda v: _is_str(v) and "_" in v),
+                      "option1": TEXT, "option2": TEXT, "answer": _label("1", "2")}),
+        ZeroShotSpec("arc_easy", "arc/arc_easy.yaml", "allenai/ai2_arc (ARC-Easy)", "test",
+                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+        ZeroShotSpec("arc_challenge", "arc/arc_challenge.yaml", "allenai/ai2_arc (ARC-Challenge)", "test",
+                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+        ZeroShotSpec("openbookqa", "openbookqa/openbookqa.yaml", "allenai/openbookqa (main)", "test",
+                     {"question_stem": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+        ZeroShotSpec("truthfulqa_mc2", "truthfulqa/truthfulqa_mc2.yaml", "truthfulqa/truthful_qa (multiple_choice)",
+                     "validation", {"question": TEXT, "mc2_targets": {"choices": TEXTS, "labels": INTS}}),
+        ZeroShotSpec("triviaqa", "triviaqa/default.yaml", "mandarjoshi/trivia_qa (rc.nocontext)", "validation",
+                     {"question": TEXT, "answer": {"aliases": TEXTS}}),
+    )
+}
+
+
+def spec_of(task: str) -> ZeroShotSpec:
+    if task not in ZEROSHOT_SPECS:
+        raise ValueError(f"aura_zeroshot member {task!r} is unknown; valid members: {', '.join(ZEROSHOT_SPECS)}.")
+    return ZEROSHOT_SPECS[task]
+
+
+# ------------------------------------------------------------------------------------ files
+
+
+def zeroshot_file(spec: ZeroShotSpec, metadata: Mapping[str, Any]) -> Path | None:
+    """The local file of a member, or None (then: the Hub without a data folder, skipped with one)."""
+    data_dir, _ = data_dir_from(metadata)
+    explicit = metadata.get(spec.file_key)
+    if explicit:
+        path = Path(str(explicit)).expanduser()
+        path = (path if path.is_absolute() else (data_dir or Path.cwd()) / path).resolve()
+        if not path.is_file():
+            raise DataFileError(f"{spec.file_key}={explicit!r} does not exist (resolved to {path}).")
+        return path
+    if data_dir is None:
+        return None
+    exact = data_dir / spec.file_name
+    if exact.is_file():
+        return exact
+    candidates = sorted(
+        {p for pattern in (f"{spec.task}_*.jsonl", f"{spec.task}-*.jsonl") for p in data_dir.glob(pattern) if p.is_file()}
+    )
+    if len(candidates) > 1:
+        raise DataFileError(
+            f"Several files in {data_dir} could hold {spec.task}: {', '.join(p.name for p in candidates)}. "
+            f"Keep one, name one {spec.file_name}, or choose with metadata {spec.file_key}=NAME."
+        )
+    return candidates[0] if candidates else None
+
+
+def check_document(spec: ZeroShotSpec, doc: Mapping[str, Any], where: str) -> None:
+    """Raise DataFileError naming the first field of `spec.fields` that `doc` lacks or holds wrongly."""
+
+    def check(fields: Mapping[str, Any], value: Mapping[str, Any], prefix: str) -> None:
+        for name, kind in fields.items():
+            if name not in value:
+                raise DataFileError(
+                    f"{where}: missing field '{prefix}{name}'; {spec.file_name} holds {spec.dataset}'s original "
+                    f"fields: {spec.layout}."
+                )
+            if isinstance(kind, Mapping):
+                if not isinstance(value[name], Mapping):
+                    raise DataFileError(f"{where}: field '{prefix}{name}' must be an object with {', '.join(kind)}.")
+                check(kind, value[name], f"{prefix}{name}.")
+            elif not kind.check(value[name]):
+                raise DataFileError(
+                    f"{where}: field '{prefix}{name}' must be {kind.description} (as in {spec.dataset}), "
+                    f"got {value[name]!r:.80}."
+                )
+
+    check(spec.fields, doc, "")
+
+
+def read_zeroshot_file(spec: ZeroShotSpec, path: Path) -> list[dict]:
+    """The documents of a member's file, every line checked against the original layout."""
+    docs = []
+    for line_no, obj in read_jsonl(path):
+        check_document(spec, obj, f"{path}:{line_no}")
+        docs.append(obj)
+    if not docs:
+        raise DataFileError(f"{path}: no documents; expected one JSON object a line with {spec.layout}.")
+    return docs
+
+
+class ZeroShotFile:
+    """`custom_dataset` of a member read from a file: lm-eval calls it with the metadata (unused here).
+
+    A callable object rather than a closure, so that the results' config shows the file, not source code.
+    """
+
+    def __init__(self, spec: ZeroShotSpec, path: Path):
+        self.spec = spec
+        self.path = path
+
+    def __call__(self, **_metadata: Any) -> SourcedDatasetDict:
+        docs = read_zeroshot_file(self.spec, self.path)
+        try:
+            split = datasets.Dataset.from_list(docs)
+        except (TypeError, ValueError) as err:  # pyarrow's errors derive from these
+            raise DataFileError(f"{self.path}: a field changes type between lines ({err}).") from err
+        result = SourcedDatasetDict({self.spec.split: split})
+        result.source = str(self.path)
+        logger.info("%s: %d documents from %s", self.spec.task, len(docs), self.path)
+        return result
+
+    def __repr__(self) -> str:
+        return f"aura_eval zero-shot file {self.path} (split {self.spec.split!r})"
+
+
+# ------------------------------------------------------------------------------------ tasks and group
+
+
+def lm_eval_tasks_dir() -> Path:
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).resolve().parent
+
+
+def lm_eval_config(spec: ZeroShotSpec) -> dict[str, Any]:
+    """lm-eval's own config of the task, resolved as its TaskFactory resolves it (includes, !function)."""
+    path = lm_eval_tasks_dir() / spec.lm_eval_yaml
+    if not path.is_file():
+        raise FileNotFoundError(f"lm-eval's {spec.task} task is not at {path}; this lm-eval version moved it.")
+    config = load_yaml(path, resolve_func=True)
+    if config.get("task") != spec.task:
+        raise ValueError(f"{path} defines task {config.get('task')!r}, not {spec.task!r}; lm-eval changed its layout.")
+    for key in ("tag", "group", "task_list"):  # structural keys lm-eval's factory also drops
+        config.pop(key, None)
+    config["metadata"] = dict(config.get("metadata") or {})
+    config["metadata"]["config_source"] = str(path)
+    return config
+
+
+def member_config(spec: ZeroShotSpec, run_metadata: Mapping[str, Any], path: Path | None) -> dict[str, Any]:
+    """lm-eval's config, with the run's metadata and, for a local file, the file as the only split.
+
+    The file holds the evaluated split only: the training and other splits are unset, so few-shot examples
+    cannot silently come from the Hub (ZeroShotTask refuses few-shot on a file).
+    """
+    config = lm_eval_config(spec)
+    config["metadata"] |= dict(run_metadata)
+    if path is not None:
+        evaluated = "test_split" if config.get("test_split") else "validation_split"
+        if config.get(evaluated) != spec.split:
+            raise ValueError(f"lm-eval's {spec.task} evaluates split {config.get(evaluated)!r}, expected {spec.split!r}.")
+        for key in ("training_split", "validation_split", "test_split", "fewshot_split"):
+            config[key] = spec.split if key == evaluated else None
+        config["custom_dataset"] = ZeroShotFile(spec, path)
+    return config
+
+
+class ZeroShotTask(ConfigurableTask):
+    """lm-eval's task as configured, recording where its documents came from in metadata `data_source`."""
+
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        super().download(dataset_kwargs, **kwargs)
+        source = getattr(self.dataset, "source", "")
+        if not source:
+            name = f"/{self.config.dataset_name}" if self.config.dataset_name else ""
+            source = f"hub:{self.config.dataset_path}{name}"
+        self.config.metadata["data_source"] = source
+
+    @property
+    def reads_file(self) -> bool:
+        return isinstance(self.config.custom_dataset, ZeroShotFile)
+
+    def fewshot_context(self, doc, num_fewshot, *args, **kwargs):
+        if num_fewshot and self.reads_file:
+            raise ValueError(
+                f"{self.config.task}: --num_fewshot {num_fewshot} with a local file ({self.config.custom_dataset.path}), "
+                "which holds only the evaluated split: run zero-shot, or without a data folder for lm-eval's few-shot."
+            )
+        return super().fewshot_context(doc, num_fewshot, *args, **kwargs)
+
+
+class ZeroShotGroup(Group):
+    """The aura_zeroshot group, built from its YAML at load time with the members that have documents.
+
+    lm-eval's TaskFactory calls `ZeroShotGroup(config=...)` for the YAML's `class:`; the config holds
+    `members` (lm-eval task names), `aggregate_metric_list` and the run's metadata.
+    """
+
+    def __init__(self, config: dict[str, Any]):
+        metadata = dict(config.get("metadata") or {})
+        group_config = GroupConfig(
+            group=config["task"],
+            aggregate_metric_list=config.get("aggregate_metric_list"),
+            metadata=metadata,
+        )
+        super().__init__(
+            name=group_config.group,
+            aggregate_metric_list=group_config.aggregate_metric_list,
+            metadata=metadata,
+            _config=group_config,
+        )
+        self.skipped: list[str] = []
+        members = [spec_of(name) for name in config.get("members") or []]
+        if not members:
+            raise ValueError(f"{self.name}: the YAML lists no `members`.")
+        run_metadata = {k: v for k, v in metadata.items() if k not in GROUP_OWN_METADATA}
+        data_dir, origin = data_dir_from(metadata)
+        for spec in members:
+            path = zeroshot_file(spec, metadata)
+            if path is None and data_dir is not None:
+                self.skipped.append(spec.task)
+                continue
+            self.add(ZeroShotTask(config=member_config(spec, run_metadata, path)))
+        group_config.task = list(self.child_names)
+        self._report_skipped(members, data_dir, origin)
+
+    def _report_skipped(self, members: list[ZeroShotSpec], data_dir: Path | None, origin: str) -> None:
+        if not self.child_names:
+            expected = ", ".join(spec.file_name for spec in members)
+            raise DataFileError(
+                f"{self.name}: none of its files is in {data_dir} (set by {origin}): expected one or more of "
+                f"{expected}, each one JSON document a line in the dataset's original layout. Unset "
+                f"{DATA_DIR_ENV_VAR}/data_dir to read the Hub instead."
+            )
+        if self.skipped:
+            logger.warning(
+                "%s: skipping %s (no <task>.jsonl for them in %s, set by %s); its acc averages %s only",
+                self.name, ", ".join(self.skipped), data_dir, origin, ", ".join(self.child_names),
+            )
+
+    def aggregate(self, task_metrics):
+        """lm-eval's aggregation over the members that ran, plus the list of those that were skipped."""
+        metrics = super().aggregate(task_metrics)
+        metrics[SKIPPED_KEY] = list(self.skipped)
+        return metrics
