@@ -81,13 +81,18 @@ def test_learn_refuses_the_model_folder_and_the_data_even_with_overwrite(capsys,
     assert data.read_text().startswith('{"text"')
 
 
-def test_learn_refuses_a_path_in_the_folder_of_a_gguf_file(capsys, tmp_path, data, no_loading):
+def test_learn_refuses_the_gguf_file_but_not_its_folder(capsys, tmp_path, data, no_loading):
     gguf = tmp_path / "models" / "tiny.gguf"
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF")
-    for out in (gguf, gguf.parent / "aura.safetensors"):
-        assert_one_line_error(*run_cli(capsys, *learn_args(gguf, data, out, "--overwrite")), "inside the model folder")
+    assert_one_line_error(*run_cli(capsys, *learn_args(gguf, data, gguf, "--overwrite")), "the model's GGUF file")
     assert gguf.read_bytes() == b"GGUF"
+    # a GGUF model is one file: a state file beside it is fine (the check passes, then `no_loading` stops)
+    from aura_eval.core.learn import check_state_out
+    from aura_eval.core.loading import ModelRef
+
+    beside = gguf.parent / "aura.safetensors"
+    assert check_state_out(beside, ModelRef.parse(str(gguf)), str(data)) == beside
 
 
 def test_learn_checks_the_out_path_is_writable_before_loading(capsys, tmp_path, data, no_loading):

@@ -63,12 +63,16 @@ def learn_from_model(
 def check_state_out(out: str | Path, model: ModelRef, data: str, overwrite: bool = False) -> Path:
     """Refuse, before any data or model is loaded, an output that would destroy something: an existing
     file (unless `overwrite`), and, even with `overwrite`, a path inside the local model folder (a new
-    `model.safetensors` there would replace the model's weights) or the learning data itself."""
+    `model.safetensors` there would replace the model's weights), a GGUF model file, or the learning data."""
     out = Path(out).expanduser()
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give the state file's path, e.g. {out / 'aura.safetensors'}")
     model_dir = model.local_dir
-    if model_dir is not None and is_inside(out, model_dir):
+    if model_dir is not None and model.gguf_file:  # a GGUF model is one file; its folder may hold anything
+        if is_inside(out, model_dir / model.gguf_file):
+            raise ValueError(f"--out {out} is the model's GGUF file; write the state file elsewhere "
+                             "(--overwrite does not allow this)")
+    elif model_dir is not None and is_inside(out, model_dir):
         raise ValueError(
             f"--out {out} is inside the model folder {model_dir}: it could replace the model's own files; "
             "write the state file outside it (--overwrite does not allow this)"

@@ -78,7 +78,8 @@ def run_demo(
     state = out / slug(ref.name) / "aura.safetensors"
     if options.force or not state.is_file():
         print(f"[demo] learning AurA on {ref.name} from {learn_data} -> {state}", flush=True)
-        iv = learn(ref, learn_data, state, n_per_class=n_per_class, seed=seed, device=options.device)
+        iv = learn(ref, learn_data, state, n_per_class=n_per_class, seed=seed, device=options.device,
+                   overwrite=options.force)
         print(f"[demo] {iv.summary()}")
     else:
         print(f"[demo] using the learned state {state} (--force relearns)")

@@ -52,17 +52,20 @@ class AuraLM(HFLM):
                 config = InterventionConfig(method or "aura", k, alpha)
             except ValueError as e:
                 raise ValueError(f"aura-hf: {e}") from None
+        loaded = path = None
+        if not no_file:  # a missing, old or forged state file fails before the model loads
+            path = Path(str(intervention)).expanduser().resolve()
+            loaded = Intervention.load(path)
+            if config is not None:
+                loaded = loaded.with_config(config)
         super().__init__(pretrained=pretrained, **kwargs)
         self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
         self.intervention: Intervention | None = None
         self.intervention_path = None
         self._hooks = None
-        if no_file:
+        if loaded is None:
             return
-        path = Path(str(intervention)).expanduser().resolve()
-        loaded = Intervention.load(path, model=self.model)
-        if config is not None:
-            loaded = loaded.with_config(config)
+        loaded.check_fits(self.model, source=str(path))
         learned_on = loaded.meta.get("model_name")
         if learned_on and learned_on != self.aura_model_name:
             log.warning("aura-hf: %s was learned on %s, applied to %s (shapes match)", path.name, learned_on, self.aura_model_name)
