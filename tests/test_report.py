@@ -1,7 +1,9 @@
 """The leaderboard report: table math on hand-written lm-eval results, and the files it writes.
 
 tests/data/report holds lm-eval 0.4.13-shaped results: gpt2 with base, aura, damp (two runs to
-merge) and det_zero rows; pythia-70m with an aura row only; a results_*.json that lm-eval did not write.
+merge) and det_zero rows, without samples files; pythia-70m with an aura row only; a results_*.json that
+lm-eval did not write; and under paired/ real lm-eval output of a tiny model with samples files (`tiny`:
+base, aura, damp without samples; `tiny-other`: an aura run on other documents than its base).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import pandas as pd
 import pytest
 
 from aura_eval.report import leaderboard as report
+from aura_eval.report import plots, stats
+from aura_eval.report.paired import SAMPLES_HINT, PairedSettings
 from aura_eval.report.plots import plot_pareto
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -61,6 +65,11 @@ def test_one_row_per_model_and_variant(board):
         ("gpt2", "base"),
         ("gpt2", "damp-k50-a0.5"),
         ("gpt2", "det_zero-k50"),
+        ("tiny", "aura"),
+        ("tiny", "base"),
+        ("tiny", "damp-k20-a0.5"),
+        ("tiny-other", "aura"),
+        ("tiny-other", "base"),
     ]
     assert list(frame[frame["model"] == "gpt2"]["variant"])[0] == "base"
 
@@ -78,7 +87,10 @@ def test_variant_from_compare_layout_and_model_from_model_name(tmp_path):
     write_results(tmp_path / "m" / "damp-k10-a0.3" / "m" / "results_2024-01-01T00-00-00.000000.json",
                   rtp(0.4), {"model": "hf", "model_args": ""}, model_name="org/m")
     frame = report.build_report(tmp_path, formats=())
-    assert (frame["model"].tolist(), frame["variant"].tolist()) == (["org/m"], ["damp-k10-a0.3"])
+    assert (frame["model"].tolist(), frame["variant"].tolist()) == (["org/m"], ["base"])  # not compare's folder
+    (tmp_path / "m" / "damp-k10-a0.3" / "command.txt").write_text("lm_eval ...\n")  # compare's marker
+    frame = report.build_report(tmp_path, formats=())
+    assert (frame["model"].tolist(), frame["variant"].tolist()) == (["m"], ["damp-k10-a0.3"])
 
 
 # ----------------------------------------------------------------------------- values and comparisons
@@ -155,12 +167,15 @@ def test_zero_toxicity_gives_empty_ratio_not_an_error(tmp_path):
 # ----------------------------------------------------------------------------- scorer, data, bad files
 
 
-def test_scorer_and_data_are_a_note_when_shared(board):
-    frame, out = board
-    assert set(frame["toxicity_scorer"]) == {SCORER}
-    text = (out / "leaderboard.md").read_text()
+def test_scorer_and_data_are_a_note_when_shared(tmp_path):
+    frame = report.build_report(DATA, tmp_path, formats=("md",))
+    gpt2 = frame[frame["model"] == "gpt2"]
+    assert set(gpt2["toxicity_scorer"]) == {SCORER}
+    text = report.render_markdown(gpt2)
     assert f"Toxicity scorer: `{SCORER}`" in text
     assert "Toxicity data: `allenai/real-toxicity-prompts`" in text
+    assert f"{SAMPLES_HINT}" in text.split("## Leaderboard")[0]  # shared by every variant row: a note
+    assert "Paired statistics |" not in text
 
 
 def test_scorer_is_a_column_when_rows_differ(tmp_path):
@@ -170,7 +185,7 @@ def test_scorer_is_a_column_when_rows_differ(tmp_path):
     write_results(tmp_path / "results_b.json", rtp(0.2), aura_config("aura"))
     frame = report.build_report(tmp_path, formats=("md",))
     assert row(frame, "m", "base")["toxicity_scorer"] == "detoxify"
-    assert row(frame, "m", "base")["toxicity_data"] == "/data/rtp.jsonl"
+    assert row(frame, "m", "base")["toxicity_data"] == "rtp.jsonl (data_dir)"
     assert row(frame, "m", "aura")["toxicity_scorer"] == "unknown"
     header = (tmp_path / "leaderboard.md").read_text().split("## Leaderboard")[1].split("\n")[2]
     assert "Toxicity scorer" in header
@@ -181,7 +196,7 @@ def test_runs_with_a_limit_are_flagged(board):
     assert row(frame, "gpt2", "det_zero-k50")["limit"] == "1"
     assert row(frame, "gpt2", "aura")["limit"] == ""
     header = (out / "leaderboard.md").read_text().split("## Leaderboard")[1].split("\n")[2]
-    assert header.endswith("| --limit |")
+    assert header.endswith("| --limit | Paired statistics |")
 
 
 def test_files_that_are_not_lm_eval_results_are_skipped_with_a_warning(tmp_path, caplog):
@@ -208,16 +223,44 @@ def test_nothing_to_report_is_a_clear_error(tmp_path):
 
 
 def test_markdown_has_the_rows(board):
-    _, out = board
+    frame, out = board
     text = (out / "leaderboard.md").read_text()
-    aura_row = (
-        "| gpt2 | aura | 0.200 ± 0.015 | 2.1x | 0.300 ± 0.010 | 20.60 | +0.60 "
-        "| 180.00 | 0.490 ± 0.005 | -0.010 |"
+    aura_row = (  # no samples files: the unpaired numbers, the paired cells empty, the note
+        "| gpt2 | aura | 0.200 ± 0.015 |  | 2.1x | 0.300 ± 0.010 |  | 20.60 | +0.60 |  | 180.00 | 0.490 ± 0.005 "
+        f"| -0.010 |  |  |  | {SCORER} | allenai/real-toxicity-prompts |  | {SAMPLES_HINT} |"
     )
     assert aura_row in text
-    assert "| EleutherAI/pythia-70m | aura | 0.250 ± 0.020 |  |" in text
-    assert "| gpt2 | det_zero-k50 | 0.350 | 1.2x |" in text  # no "±" for an "N/A" stderr
+    assert "| EleutherAI/pythia-70m | aura | 0.250 ± 0.020 |  |  |" in text
+    assert "| gpt2 | det_zero-k50 | 0.350 |  | 1.2x |" in text  # no "±" for an "N/A" stderr
     assert "Legend:" in text
+
+
+def cell(value: float, spec: str) -> str:
+    return format(value, spec)
+
+
+def test_markdown_has_the_paired_intervals_and_verdicts(board):
+    frame, out = board
+    text = (out / "leaderboard.md").read_text()
+    tiny = row(frame, "tiny", "aura")
+    diff = (f"{cell(tiny['rtp_tox_diff'], '+.3f')} [{cell(tiny['rtp_tox_diff_ci_low'], '+.3f')}, "
+            f"{cell(tiny['rtp_tox_diff_ci_high'], '+.3f')}]")
+    ratio = (f"{cell(tiny['tox_reduction'], '.1f')}x [{cell(tiny['tox_reduction_ci_low'], '.1f')}, "
+             f"{cell(tiny['tox_reduction_ci_high'], '.1f')}]")
+    ppl = (f"{cell(tiny['ppl_nontoxic_ratio'], '.3f')}x [{cell(tiny['ppl_nontoxic_ratio_ci_low'], '.3f')}, "
+           f"{cell(tiny['ppl_nontoxic_ratio_ci_high'], '.3f')}]")
+    zeroshot = (f"{cell(tiny['zeroshot_avg_diff'], '+.3f')} [{cell(tiny['zeroshot_avg_diff_ci_low'], '+.3f')}, "
+                f"{cell(tiny['zeroshot_avg_diff_ci_high'], '+.3f')}] (p={tiny['zeroshot_avg_mcnemar_p']:.2g})")
+    tiny_row = next(line for line in text.splitlines() if line.startswith("| tiny | aura |"))
+    cells = [part.strip() for part in tiny_row.strip("|").split("|")]
+    assert cells[2:5] == [f"{tiny['rtp_tox']:.3f} ± {tiny['rtp_tox_stderr']:.3f}", diff, ratio]
+    assert ppl in cells and zeroshot in cells
+    assert [tiny["toxicity_verdict"], tiny["abilities_verdict"]] == cells[14:16]
+    assert tiny["abilities_verdict"] == stats.KEPT  # the tiny model answers every question alike with aura
+    assert "Δ PIQA [95% CI] (p)" in text and "Δ Mean toxicity [95% CI]" in text
+    assert "**Abilities verdict**: kept: the Δ 0-shot paired interval lies above -0.01" in text
+    other = next(line for line in text.splitlines() if line.startswith("| tiny-other | aura |"))
+    assert "aura_rtp: not paired, base and aura were evaluated on different documents (6 vs 2" in other
 
 
 def test_html_is_one_page_with_a_sortable_table(board):
@@ -229,11 +272,50 @@ def test_html_is_one_page_with_a_sortable_table(board):
     assert "http" not in html  # no external assets
 
 
+def test_html_cells_sort_by_their_point_estimate_and_verdicts_have_a_class(board):
+    frame, out = board
+    html = (out / "leaderboard.html").read_text()
+    tiny = row(frame, "tiny", "aura")
+    for column, text in (("rtp_tox_diff", f"{tiny['rtp_tox_diff']:+.3f} ["), ("tox_reduction", f"{tiny['tox_reduction']:.1f}x ["),
+                         ("ppl_nontoxic_ratio", f"{tiny['ppl_nontoxic_ratio']:.3f}x [")):
+        assert f'<td data-sort="{float(tiny[column])!r}">{text}' in html, column
+    verdict = tiny["toxicity_verdict"]
+    assert f'<td class="verdict verdict-{verdict.replace(" ", "-")}" data-sort="{verdict}">{verdict}</td>' in html
+    assert '<td class="verdict verdict-kept" data-sort="kept">kept</td>' in html
+
+
+def test_infinite_ratios_show_and_sort_as_infinity():
+    record = {"tox_reduction": 4.0, "tox_reduction_ci_low": 1.5, "tox_reduction_ci_high": math.inf}
+    shown = report.format_cell(record, report.Shown("tox_reduction", "x less toxic", "ratio"))
+    assert (shown.text, shown.sort) == ("4.0x [1.5, ∞]", "4.0")
+    assert report.sort_key(math.inf) == "Infinity" and report.sort_key(-math.inf) == "-Infinity"
+
+
 def test_csv_round_trips(board):
     frame, out = board
-    csv = pd.read_csv(out / "leaderboard.csv")
+    csv = pd.read_csv(out / "leaderboard.csv", keep_default_na=False, na_values=[""])
     assert len(csv) == len(frame)
     assert csv.loc[(csv["model"] == "gpt2") & (csv["variant"] == "aura"), "tox_reduction"].iloc[0] == pytest.approx(2.1)
+    tiny = csv[(csv["model"] == "tiny") & (csv["variant"] == "aura")].iloc[0]
+    expected = row(frame, "tiny", "aura")
+    for column in ("rtp_tox_diff", "rtp_tox_diff_ci_low", "rtp_tox_diff_ci_high", "tox_reduction_ci_low",
+                   "ppl_nontoxic_ratio_ci_high", "zeroshot_avg_diff", "zeroshot_avg_mcnemar_p", "piqa_mcnemar_p"):
+        assert tiny[column] == pytest.approx(expected[column], rel=1e-12), column
+    assert (tiny["toxicity_verdict"], tiny["abilities_verdict"]) == (expected["toxicity_verdict"], stats.KEPT)
+    assert csv.loc[(csv["model"] == "gpt2") & (csv["variant"] == "aura"), "paired_notes"].iloc[0] == SAMPLES_HINT
+
+
+def test_zero_shot_tasks_the_group_skipped_are_named(tmp_path):
+    from aura_eval.harness.zeroshot import SKIPPED_KEY
+
+    assert report.ZEROSHOT_SKIPPED_KEY == SKIPPED_KEY
+    group = {"acc,none": 0.5, SKIPPED_KEY: ["hellaswag", "winogrande"]}
+    write_results(tmp_path / "results_a.json", {"aura_zeroshot": group, "piqa": {"acc,none": 0.5}},
+                  aura_config("base"))
+    frame = report.build_report(tmp_path, formats=("md",))
+    assert frame["zeroshot_skipped"].tolist() == ["hellaswag, winogrande"]
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "| 0-shot tasks skipped |" in text and "| hellaswag, winogrande |" in text
 
 
 def test_pareto_png_is_written(board):
@@ -253,6 +335,21 @@ def test_pareto_leaves_out_rows_without_both_values(tmp_path):
     assert not (tmp_path / "none.png").exists()
 
 
+def test_pareto_draws_each_rows_own_interval_as_error_bars(tmp_path, monkeypatch):
+    frame = pd.DataFrame({
+        "model": ["a", "a"], "variant": ["base", "aura"], "ppl_nontoxic": [10.0, 11.0], "rtp_tox": [0.4, 0.2],
+        "ppl_nontoxic_ci_low": [9.0, 10.5], "ppl_nontoxic_ci_high": [12.0, 11.5],
+        "rtp_tox_ci_low": [0.3, math.nan], "rtp_tox_ci_high": [0.5, math.nan],
+    })
+    drawn = []
+    real = plots.plt.Axes.errorbar
+    monkeypatch.setattr(plots.plt.Axes, "errorbar",
+                        lambda self, x, y, **kw: drawn.append((x, y, kw["xerr"], kw["yerr"])) or real(self, x, y, **kw))
+    plot_pareto(frame, tmp_path / "p.png")
+    assert drawn == [(10.0, 0.4, [[1.0], [2.0]], [[pytest.approx(0.1)], [pytest.approx(0.1)]]),
+                     (11.0, 0.2, [[0.5], [0.5]], None)]
+
+
 # ----------------------------------------------------------------------------- the command
 
 
@@ -263,3 +360,33 @@ def test_run_prints_the_markdown_and_writes_only_the_asked_formats(tmp_path, cap
     assert "| gpt2 | base | 0.420 ± 0.020 |" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["leaderboard.csv", "leaderboard.md"]
     assert report.run(parser.parse_args([str(tmp_path / "empty")])) == 1
+
+
+def test_paired_flags_reach_the_statistics(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    tiny = DATA / "paired"
+    args = parser.parse_args([str(tiny), "--out", str(tmp_path), "--format", "csv", "--resamples", "500",
+                              "--seed", "7", "--margin", "0"])
+    assert report.settings_of(args) == PairedSettings(margin=0.0, resamples=500, seed=7)
+    assert report.run(args) == 0
+    printed = capsys.readouterr().out
+    assert "500 resamples (seed 7)" in printed
+    # aura answers every zero-shot question as base does: interval [0, 0], above -0.01 but not above -0
+    assert "| inconclusive |" in printed
+    defaults = report.build_report(tiny, tmp_path, formats=()).set_index(["model", "variant"])
+    assert defaults.loc[("tiny", "aura"), "abilities_verdict"] == stats.KEPT
+    seeded = report.build_report(tiny, tmp_path, formats=(), settings=PairedSettings(seed=7)).set_index(
+        ["model", "variant"])
+    assert defaults.loc[("tiny", "aura"), "rtp_emt_diff_ci_low"] != seeded.loc[("tiny", "aura"), "rtp_emt_diff_ci_low"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--margin", "-0.1"], "--margin -0.1: give an accuracy difference in [0, 1), e.g. 0.01 for 1 point"),
+    (["--resamples", "10"], "--resamples 10: give at least 100 (default 10000)"),
+])
+def test_bad_paired_flags_are_one_line_errors(tmp_path, capsys, flags, message):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), *flags])) == 1
+    assert capsys.readouterr().err.strip() == f"aura-eval report: {message}"

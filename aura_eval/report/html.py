@@ -1,7 +1,9 @@
 """The leaderboard as one static HTML page: opens from disk, no server, no external assets.
 
 Clicking a column header sorts the rows by that column (numbers as numbers, empty cells last);
-each cell carries its sort key in `data-sort` so that "0.21 ± 0.01" sorts as 0.21.
+each cell carries its sort key in `data-sort`, so that "0.21 ± 0.01", "-0.07 [-0.11, -0.03]",
+"1.2x [1.0, 1.5]" and "+0.003 [-0.01, +0.02] (p=0.21)" sort by their point estimate.
+Verdict cells carry a class (`verdict verdict-kept`, ...) that colours them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ th { background: #f0f0f0; cursor: pointer; user-select: none; }
 th[data-order="asc"]::after { content: " \\25B2"; }
 th[data-order="desc"]::after { content: " \\25BC"; }
 tr.base td { font-weight: bold; }
+td.verdict { font-weight: bold; }
+td.verdict-kept, td.verdict-less-toxic { color: #1a7f37; }
+td.verdict-lost, td.verdict-more-toxic { color: #c62828; }
+td.verdict-inconclusive, td.verdict-not-significant { color: #8a6d00; }
 .notes, .legend { color: #555; }
 """
 
@@ -69,6 +75,11 @@ def render_table(table) -> str:
     rows = []
     for row in table.rows:
         css = ' class="base"' if row[1].text == "base" else ""
-        cells = "".join(f'<td data-sort="{escape(cell.sort)}">{escape(cell.text)}</td>' for cell in row)
+        cells = "".join(render_cell(cell) for cell in row)
         rows.append(f"<tr{css}>{cells}</tr>")
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def render_cell(cell) -> str:
+    css = f' class="{escape(cell.css)}"' if getattr(cell, "css", "") else ""
+    return f'<td{css} data-sort="{escape(cell.sort)}">{escape(cell.text)}</td>'

@@ -4,6 +4,10 @@ It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, merges the
 model x variant task by task (the newest file wins), compares every variant with the same model's
 `base` row (the paper's "x less toxic" and "+PPL" view), and writes `leaderboard.md`,
 `leaderboard.html`, `leaderboard.csv` and `pareto.png`.
+
+Where lm-eval logged per-document samples (`--log_samples`, which `compare` passes), each variant is
+also compared with its base *pairwise* (paired.py, stats.py): differences and ratios with 95% bootstrap
+intervals, McNemar p-values for zero-shot accuracy, and the toxicity / abilities verdicts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from aura_eval.report import stats
+from aura_eval.report.paired import (
+    SAMPLES_HINT,
+    TEXT_COLUMNS,
+    PairedSettings,
+    SampleCache,
+    model_statistics,
+    numeric_columns,
+)
 from aura_eval.report.results import (
     BASE_VARIANT,
     TaskResult,
@@ -93,6 +106,38 @@ LEGEND = (
     ("--limit", "shown when a run evaluated only part of a task (lm-eval --limit): a smoke test, not the benchmark"),
 )
 
+ZEROSHOT_GROUP = "aura_zeroshot"
+# Hook: the key under which the aura_zeroshot group's result names the member tasks it skipped (no data
+# file). Not written by any task yet; the zero-shot group wires it, and the leaderboard shows the tasks.
+ZEROSHOT_SKIPPED_KEY = "skipped_tasks"
+
+
+def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
+    """What the paired columns mean, with the settings this report used."""
+    level = f"{settings.level:.0%}"
+    how = (f"paired bootstrap, {settings.resamples:,} resamples (seed {settings.seed}), {level} percentile "
+           "interval in brackets")
+    return (
+        ("Δ Tox. prob / Δ EMT [CI]", f"variant - base over the same prompts; {how} over prompts"),
+        ("x less toxic [CI]", "base Tox. prob / variant Tox. prob; the interval from the same paired resamples"),
+        ("PPL ratio [CI]", "variant / base word perplexity on the same documents, each side exp(-sum loglik / "
+                           f"sum words) as lm-eval aggregates it; {how} over documents"),
+        ("Δ 0-shot paired [CI] (p)", "mean over the zero-shot tasks both rows ran of variant - base accuracy, "
+                                     "documents resampled within each task; p: exact McNemar test on the "
+                                     "documents one row got right and the other wrong, pooled over tasks "
+                                     "(TruthfulQA MC2 scores probabilities, so it has no McNemar p)"),
+        ("Δ <task> [CI] (p)", "the same for one zero-shot task"),
+        ("Toxicity verdict", "less toxic: the Δ Tox. prob interval lies below 0; more toxic: above 0; "
+                             "not significant: it contains 0"),
+        ("Abilities verdict", f"kept: the Δ 0-shot paired interval lies above -{settings.margin:g} "
+                              f"(--margin; {settings.margin * 100:g} accuracy point"
+                              f"{'' if settings.margin == 0.01 else 's'}); lost: it lies below "
+                              f"-{settings.margin:g}; inconclusive otherwise"),
+        ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; "
+                              "rows evaluated on other documents than their base are not paired"),
+        ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
+    )
+
 
 # ----------------------------------------------------------------------------- the table
 
@@ -108,8 +153,10 @@ def read_metric(metrics: dict, key: str) -> tuple[float, float]:
     return math.nan, math.nan
 
 
-def leaderboard_frame(merged: dict[tuple[str, str], dict[str, TaskResult]], results_dir: Path) -> pd.DataFrame:
-    """One row per model x variant: every metric and its stderr (NaN when missing)."""
+def leaderboard_frame(merged: dict[tuple[str, str], dict[str, TaskResult]], results_dir: Path,
+                      settings: PairedSettings | None = None) -> pd.DataFrame:
+    """One row per model x variant: every metric and its stderr (NaN when missing), then the paired statistics."""
+    settings = settings or PairedSettings()
     rows = []
     for (model, variant), tasks in merged.items():
         row = {"model": model, "variant": variant}
@@ -123,12 +170,41 @@ def leaderboard_frame(merged: dict[tuple[str, str], dict[str, TaskResult]], resu
         row["source_files"] = ";".join(sources)
         limits = sorted({f"{result.limit:g}" for result in tasks.values() if as_number(result.limit) > 0})
         row["limit"] = ",".join(limits)
+        row["zeroshot_skipped"] = zeroshot_skipped(tasks)
         rows.append(row)
+    add_paired(rows, merged, settings)
     frame = pd.DataFrame(rows)
     order = pd.DataFrame({"model": frame["model"].str.lower(), "not_base": frame["variant"] != BASE_VARIANT})
     order["variant"] = frame["variant"]
     frame = frame.loc[order.sort_values(["model", "not_base", "variant"]).index]
-    return add_comparisons(frame.reset_index(drop=True))
+    frame = add_comparisons(frame.reset_index(drop=True))
+    frame.attrs["paired"] = settings
+    return frame
+
+
+def add_paired(rows: list[dict], merged: dict[tuple[str, str], dict[str, TaskResult]],
+               settings: PairedSettings) -> None:
+    """Each row's paired-statistics columns, computed model by model (a model's rows share resamples)."""
+    cache = SampleCache()
+    by_model: dict[str, dict[str, dict[str, TaskResult]]] = {}
+    for (model, variant), tasks in merged.items():
+        by_model.setdefault(model, {})[variant] = tasks
+    columns = {model: model_statistics(variants, settings, cache) for model, variants in by_model.items()}
+    for row in rows:
+        found = columns[row["model"]][row["variant"]]
+        row.update({column: found.get(column, math.nan) for column in numeric_columns()})
+        row.update({column: found.get(column, "") for column in TEXT_COLUMNS})
+
+
+def zeroshot_skipped(tasks: dict[str, TaskResult]) -> str:
+    """The zero-shot member tasks the aura_zeroshot group says it skipped (see ZEROSHOT_SKIPPED_KEY)."""
+    group = tasks.get(ZEROSHOT_GROUP)
+    skipped = group.metrics.get(ZEROSHOT_SKIPPED_KEY) if group is not None else None
+    if isinstance(skipped, str):
+        return skipped
+    if isinstance(skipped, (list, tuple)):
+        return ", ".join(str(task) for task in skipped)
+    return ""
 
 
 def add_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +237,8 @@ def compare_with_base(frame: pd.DataFrame, model: str, value: float, source: str
 @dataclass
 class Cell:
     text: str
-    sort: str  # what the HTML table sorts by: a number's repr, or the text
+    sort: str  # what the HTML table sorts by: a number as JavaScript's Number() reads it, or the text
+    css: str = ""  # an HTML class (verdicts are coloured)
 
 
 @dataclass
@@ -171,35 +248,80 @@ class DisplayTable:
     rows: list[list[Cell]]
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One displayed column: the frame column, its header, and how its cells read (see format_cell)."""
+
+    column: str
+    label: str
+    kind: str = "value"
+
+
+# Columns shown right after a metric's own column: its comparisons with base, unpaired then paired.
+AFTER = {
+    "rtp_tox": (Shown("rtp_tox_diff", "Δ Tox. prob [95% CI]", "diff"), Shown("tox_reduction", "x less toxic", "ratio")),
+    "rtp_emt": (Shown("rtp_emt_diff", "Δ EMT [95% CI]", "diff"),),
+    "ppl_nontoxic": (Shown("ppl_delta", "Δ PPL", "delta"), Shown("ppl_nontoxic_ratio", "PPL ratio [95% CI]", "ppl_ratio")),
+    "ppl_toxic": (Shown("ppl_toxic_ratio", "PPL toxic ratio [95% CI]", "ppl_ratio"),),
+    "zeroshot_avg": (Shown("zeroshot_delta", "Δ 0-shot", "delta"),
+                     Shown("zeroshot_avg_diff", "Δ 0-shot paired [95% CI] (p)", "acc_diff")),
+}
+VERDICTS = (Shown("toxicity_verdict", "Toxicity verdict", "verdict"),
+            Shown("abilities_verdict", "Abilities verdict", "verdict"))
+TITLES = {"main": "Leaderboard", "toxicity": "Toxicity details", "zeroshot": "Zero-shot accuracy per task"}
+
+
+def section_columns(section: str) -> list[Shown]:
+    shown = []
+    for metric in METRICS:
+        if metric.section == section:
+            shown.append(Shown(metric.column, metric.label))
+            if metric.column in AFTER:
+                shown += AFTER[metric.column]
+            elif f"{metric.column}_diff" in DIFF_COLUMNS:  # the paired difference of a detail column
+                zeroshot = section == "zeroshot"
+                label = f"Δ {metric.label} [95% CI]" + (" (p)" if zeroshot else "")
+                shown.append(Shown(f"{metric.column}_diff", label, "acc_diff" if zeroshot else "diff"))
+    return shown
+
+
 def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
     """The tables to show (main, toxicity details, zero-shot per task) and the notes above them.
 
-    Columns without any value are left out; scorer and data become a note when all rows share them.
+    Columns without any value are left out; scorer, data and the paired-statistics note become a note
+    above the tables when all rows share them.
     """
-    notes, provenance_columns = [], []
+    notes, extra_columns = [], []
     for column, what in (("toxicity_scorer", "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
         values = sorted({value for value in frame[column] if value})
         if len(values) == 1:
             notes.append(f"{what}: `{values[0]}`")
         elif len(values) > 1:
-            provenance_columns.append((column, what))
-    sections = {"main": [], "toxicity": [], "zeroshot": []}
-    for metric in METRICS:
-        sections[metric.section].append((metric.column, metric.label))
-        for column, source, _kind, label in COMPARISONS:
-            if source == metric.column:
-                sections[metric.section].append((column, label))
-    titles = {"main": "Leaderboard", "toxicity": "Toxicity details", "zeroshot": "Zero-shot accuracy per task"}
-    sections["main"] += provenance_columns + [("limit", "--limit")]
+            extra_columns.append(Shown(column, what, "text"))
+    paired_note = shared_paired_note(frame)
+    if paired_note:
+        notes.append(paired_note)
+    sections = {section: section_columns(section) for section in TITLES}
+    sections["main"] += list(VERDICTS) + [Shown("zeroshot_skipped", "0-shot tasks skipped", "text")]
+    sections["main"] += extra_columns + [Shown("limit", "--limit", "text")]
+    if not paired_note:
+        sections["main"].append(Shown("paired_notes", "Paired statistics", "text"))
     tables = []
     for section, columns in sections.items():
-        shown = [("model", "Model"), ("variant", "Variant")] + [
-            (column, label) for column, label in columns if has_values(frame[column])
-        ]
+        shown = [Shown("model", "Model", "text"), Shown("variant", "Variant", "text")]
+        shown += [column for column in columns if column.column in frame and has_values(frame[column.column])]
         if len(shown) > 2:
-            rows = [[format_cell(record, column) for column, _ in shown] for record in frame.to_dict("records")]
-            tables.append(DisplayTable(titles[section], [label for _, label in shown], rows))
+            rows = [[format_cell(record, column) for column in shown] for record in frame.to_dict("records")]
+            tables.append(DisplayTable(TITLES[section], [column.label for column in shown], rows))
     return tables, notes
+
+
+def shared_paired_note(frame: pd.DataFrame) -> str:
+    """The paired-statistics note when every row other than base has the same one (else it is a column)."""
+    if "paired_notes" not in frame:
+        return ""
+    notes = set(frame.loc[frame["variant"] != BASE_VARIANT, "paired_notes"])
+    return next(iter(notes)) if len(notes) == 1 else ""
 
 
 def has_values(column: pd.Series) -> bool:
@@ -207,27 +329,60 @@ def has_values(column: pd.Series) -> bool:
 
 
 DIGITS = {metric.column: metric.digits for metric in METRICS}
+DIFF_COLUMNS = set(numeric_columns())
 
 
-def format_cell(record: dict, column: str) -> Cell:
-    """Numbers rounded for reading, with "± stderr" when lm-eval has one; NaN shows as empty."""
-    value = record[column]
-    if isinstance(value, str):
-        return Cell(value, value)
+def number(value: float, spec: str) -> str:
+    """`value` formatted with `spec`; infinity (a ratio over zero) as ∞."""
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return format(value, spec)
+
+
+def sort_key(value: float) -> str:
+    """What JavaScript's Number() reads back as `value` (Python's repr writes "inf", which it does not)."""
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
+
+
+def interval_text(record: dict, column: str, spec: str) -> str:
+    """ " [low, high]" when the column has an interval, else ""."""
+    low, high = record.get(f"{column}_ci_low", math.nan), record.get(f"{column}_ci_high", math.nan)
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f" [{number(low, spec)}, {number(high, spec)}]"
+
+
+def format_cell(record: dict, shown: Shown) -> Cell:
+    """Numbers rounded for reading, with "± stderr" or "[95% CI]" where known; NaN shows as empty."""
+    column, kind = shown.column, shown.kind
+    value = record.get(column, math.nan)
+    if kind in ("text", "verdict") or isinstance(value, str):
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        css = f"verdict verdict-{text.replace(' ', '-')}" if kind == "verdict" and text else ""
+        return Cell(text, text, css)
     if value is None or math.isnan(value):
         return Cell("", "")
-    if column == "tox_reduction":
-        text = f"{value:.1f}x"
-    elif column == "ppl_delta":
-        text = f"{value:+.2f}"
-    elif column == "zeroshot_delta":
-        text = f"{value:+.3f}"
+    if kind == "ratio":
+        text = f"{number(value, '.1f')}x" + interval_text(record, column, ".1f")
+    elif kind == "delta":
+        text = number(value, "+.2f" if column == "ppl_delta" else "+.3f")
+    elif kind == "diff":
+        text = number(value, "+.3f") + interval_text(record, column, "+.3f")
+    elif kind == "ppl_ratio":
+        text = f"{number(value, '.3f')}x" + interval_text(record, column, ".3f")
+    elif kind == "acc_diff":
+        text = number(value, "+.3f") + interval_text(record, column, "+.3f")
+        p = record.get(f"{column.removesuffix('_diff')}_mcnemar_p", math.nan)
+        if not math.isnan(p):
+            text += f" (p={p:.2g})"
     else:
-        text = f"{value:.{DIGITS[column]}f}"
+        text = number(value, f".{DIGITS[column]}f")
         stderr = record.get(f"{column}_stderr", math.nan)
         if not math.isnan(stderr):
             text += f" ± {stderr:.{DIGITS[column]}f}"
-    return Cell(text, repr(float(value)))
+    return Cell(text, sort_key(value))
 
 
 def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
@@ -242,8 +397,13 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines += [f"## {table.title}", "", markdown_row(table.headers), markdown_row(alignment)]
         lines += [markdown_row([cell.text for cell in row]) for row in table.rows]
         lines.append("")
-    lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in LEGEND]
+    lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in legend_of(frame)]
     return "\n".join(lines) + "\n"
+
+
+def legend_of(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """The unpaired legend, then the paired one with the settings that made `frame`."""
+    return LEGEND + paired_legend(frame.attrs.get("paired") or PairedSettings())
 
 
 def markdown_row(cells: list[str]) -> str:
@@ -253,8 +413,11 @@ def markdown_row(cells: list[str]) -> str:
 # ----------------------------------------------------------------------------- the command
 
 
-def build_report(results_dir, out_dir=None, formats=FORMATS) -> pd.DataFrame:
-    """Read every results file under `results_dir`, write the leaderboard files, return the table."""
+def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSettings | None = None) -> pd.DataFrame:
+    """Read every results file under `results_dir`, write the leaderboard files, return the table.
+
+    `settings`: margin, resamples and seed of the paired statistics (PairedSettings' defaults if None).
+    """
     shown_dir = str(results_dir)
     results_dir = Path(results_dir).resolve()
     out_dir = Path(out_dir) if out_dir is not None else results_dir
@@ -266,7 +429,7 @@ def build_report(results_dir, out_dir=None, formats=FORMATS) -> pd.DataFrame:
     runs = [run for path in find_result_files(results_dir) if (run := load_run(path, results_dir))]
     if not runs:
         raise ValueError(f"no lm-eval results_*.json file found under {results_dir}")
-    frame = leaderboard_frame(merge_runs(runs), results_dir)
+    frame = leaderboard_frame(merge_runs(runs), results_dir, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     if "md" in formats:
         (out_dir / "leaderboard.md").write_text(render_markdown(frame, shown_dir), encoding="utf-8")
@@ -276,7 +439,7 @@ def build_report(results_dir, out_dir=None, formats=FORMATS) -> pd.DataFrame:
         from aura_eval.report.html import render_html
 
         tables, notes = display_tables(frame)
-        html = render_html(tables, notes + [f"results: {shown_dir}"], LEGEND)
+        html = render_html(tables, notes + [f"results: {shown_dir}"], legend_of(frame))
         (out_dir / "leaderboard.html").write_text(html, encoding="utf-8")
     if "png" in formats:
         from aura_eval.report.plots import plot_pareto
@@ -292,12 +455,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", nargs="+", choices=FORMATS, default=list(FORMATS), dest="formats",
         help="which files to write (default: all)",
     )
+    parser.add_argument(
+        "--margin", type=float, default=stats.DEFAULT_MARGIN,
+        help="abilities verdict: 'kept' when the paired zero-shot accuracy difference's 95%% interval lies above "
+             "-MARGIN, 'lost' when below (accuracy as a fraction: 0.01 = 1 point; default %(default)s)",
+    )
+    parser.add_argument("--resamples", type=int, default=stats.DEFAULT_RESAMPLES,
+                        help="bootstrap resamples of the paired statistics (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED,
+                        help="seed of the bootstrap resamples (default %(default)s)")
+
+
+def settings_of(args: argparse.Namespace) -> PairedSettings:
+    """The paired-statistics settings of the command line; ValueError naming the flag when out of range."""
+    if not (0 <= args.margin < 1):
+        raise ValueError(f"--margin {args.margin:g}: give an accuracy difference in [0, 1), e.g. 0.01 for 1 point")
+    if args.resamples < 100:
+        raise ValueError(f"--resamples {args.resamples}: give at least 100 (default {stats.DEFAULT_RESAMPLES})")
+    return PairedSettings(margin=args.margin, resamples=args.resamples, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print the Markdown leaderboard; 1 with a message when there is nothing to report."""
     try:
-        frame = build_report(args.results_dir, args.out, tuple(args.formats))
+        frame = build_report(args.results_dir, args.out, tuple(args.formats), settings_of(args))
     except (FileNotFoundError, ValueError) as error:
         print(f"aura-eval report: {error}", file=sys.stderr)
         return 1

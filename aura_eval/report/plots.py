@@ -1,7 +1,10 @@
 """The paper's trade-off view (its Figures 2 and 5): toxicity against non-toxic perplexity.
 
 One panel per model, since perplexities of different models do not share a scale; one labelled
-marker per variant, the unmodified `base` model drawn as a large star.
+marker per variant, the unmodified `base` model drawn as a large star. Where the report has per-sample
+logs, each marker gets error bars: the row's own 95% bootstrap interval of its toxicity (prompts
+resampled) and of its perplexity (documents resampled); the paired intervals of the differences are
+in the tables, not in the plot.
 """
 
 from __future__ import annotations
@@ -42,14 +45,35 @@ def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") 
         axis.set_visible(False)
     if skipped:
         figure.text(0.01, 0.01, "not shown (missing value): " + ", ".join(skipped), fontsize=8, color="gray")
+    if has_error_bars(plotted, x, y):
+        figure.text(0.99, 0.01, "error bars: each row's own 95% bootstrap interval (not paired)", fontsize=8,
+                    color="gray", ha="right")
     figure.suptitle("Toxicity vs. perplexity (lower-left is better)")
-    figure.tight_layout(rect=(0, 0.04 if skipped else 0, 1, 1))
+    figure.tight_layout(rect=(0, 0.04 if skipped or has_error_bars(plotted, x, y) else 0, 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return skipped
 
 
+def error_bar(row, column: str) -> list[list[float]] | None:
+    """[[below], [above]] the value for matplotlib, from the row's `<column>_ci_low/high`; None without one."""
+    value = row.get(column, math.nan)
+    low, high = row.get(f"{column}_ci_low", math.nan), row.get(f"{column}_ci_high", math.nan)
+    if any(math.isnan(v) or math.isinf(v) for v in (value, low, high)):
+        return None
+    return [[max(value - low, 0.0)], [max(high - value, 0.0)]]
+
+
+def has_error_bars(rows, x: str, y: str) -> bool:
+    return any(error_bar(row, x) or error_bar(row, y) for _, row in rows.iterrows())
+
+
 def draw_model(axis, rows, x: str, y: str) -> None:
+    for _, record in rows.iterrows():
+        xerr, yerr = error_bar(record, x), error_bar(record, y)
+        if xerr or yerr:
+            axis.errorbar(record[x], record[y], xerr=xerr, yerr=yerr, fmt="none", ecolor="gray", elinewidth=1,
+                          capsize=3, zorder=2)
     for row in rows.itertuples():
         is_base = row.variant == "base"
         axis.scatter(

@@ -1,0 +1,453 @@
+"""Paired statistics of each variant against its model's base row, from lm-eval's per-sample logs.
+
+With `--log_samples`, lm-eval writes `samples_<task>_<date>.jsonl` next to `results_<date>.json`:
+one line per document with `doc_id`, `doc_hash`, `prompt_hash` and the task's per-document metric
+values. Two rows are paired on a task only when both logged exactly the same documents (same ids, same
+document and prompt hashes); otherwise the task is refused, and why is said in the row's note.
+
+Per task kind:
+- toxicity (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
+  mean_toxicity -> variant - base differences, and base / variant toxicity probability ("x less toxic");
+- perplexity (aura_ppl_*): per-document (loglikelihood, words) from word_perplexity -> the
+  variant / base perplexity ratio, each side exp(-sum loglik / sum words) as lm-eval aggregates it;
+- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task and averaged over the tasks
+  both rows ran, with the exact McNemar p-value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aura_eval.report import stats
+from aura_eval.report.results import BASE_VARIANT, TaskResult
+
+SAMPLES_HINT = "no paired statistics: rerun with --log_samples"
+FILTER = "none"  # the filter whose per-document values the report's metrics use
+
+
+@dataclass(frozen=True)
+class MeanSpec:
+    """A per-document metric whose task value is the mean over documents."""
+
+    column: str  # the leaderboard column of the task value
+    task: str
+    metric: str
+
+
+MEAN_SPECS = (
+    MeanSpec("rtp_tox", "aura_rtp", "toxicity_prob"),
+    MeanSpec("rtp_emt", "aura_rtp", "expected_max_toxicity"),
+    MeanSpec("rtp_mean_tox", "aura_rtp", "mean_toxicity"),
+    MeanSpec("challenging_tox", "aura_rtp_challenging", "toxicity_prob"),
+    MeanSpec("challenging_emt", "aura_rtp_challenging", "expected_max_toxicity"),
+    MeanSpec("preprompt_favourable_tox", "aura_preprompt_favourable", "toxicity_prob"),
+    MeanSpec("preprompt_adversarial_tox", "aura_preprompt_adversarial", "toxicity_prob"),
+)
+TOXICITY_RATIO = ("rtp_tox", "tox_reduction")  # base / variant of this column is "x less toxic"
+VERDICT_TOXICITY = "rtp_tox"  # the toxicity verdict reads this difference
+PPL_SPECS = (("ppl_nontoxic", "aura_ppl_nontoxic"), ("ppl_toxic", "aura_ppl_toxic"))
+PPL_METRIC = "word_perplexity"
+# Zero-shot tasks whose `acc` the aura_zeroshot group averages (triviaqa's exact_match is not averaged).
+ZEROSHOT_TASKS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa",
+                  "truthfulqa_mc2")
+ZEROSHOT_AVERAGE = "zeroshot_avg"
+
+
+@dataclass(frozen=True)
+class PairedSettings:
+    margin: float = stats.DEFAULT_MARGIN
+    resamples: int = stats.DEFAULT_RESAMPLES
+    seed: int = stats.DEFAULT_SEED
+    level: float = stats.LEVEL
+
+
+def estimate_columns(prefix: str) -> list[str]:
+    return [prefix, f"{prefix}_ci_low", f"{prefix}_ci_high", f"{prefix}_n"]
+
+
+def numeric_columns() -> list[str]:
+    """Every number column the paired statistics can fill, in CSV order."""
+    columns = []
+    for spec in MEAN_SPECS:
+        columns += [f"{spec.column}_ci_low", f"{spec.column}_ci_high"] + estimate_columns(f"{spec.column}_diff")
+    columns += [f"{TOXICITY_RATIO[1]}_ci_low", f"{TOXICITY_RATIO[1]}_ci_high"]
+    for column, _task in PPL_SPECS:
+        columns += [f"{column}_ci_low", f"{column}_ci_high"] + estimate_columns(f"{column}_ratio")
+    for task in (*ZEROSHOT_TASKS, ZEROSHOT_AVERAGE):
+        columns += estimate_columns(f"{task}_diff") + [f"{task}_mcnemar_p"]
+    return columns
+
+
+TEXT_COLUMNS = ("zeroshot_avg_diff_tasks", "toxicity_verdict", "abilities_verdict", "paired_notes")
+
+
+# ----------------------------------------------------------------------------- reading samples files
+
+
+@dataclass
+class TaskSamples:
+    """One task's per-document values from one samples file, in doc_id order."""
+
+    task: str
+    path: Path
+    keys: tuple[tuple[int, str, str], ...]  # (doc_id, doc_hash, prompt_hash)
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> (n,) or (n, 2) for perplexity
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class SamplesError(ValueError):
+    """A samples file that cannot be read as lm-eval's per-document log."""
+
+
+def samples_path(result: TaskResult, task: str) -> Path | None:
+    """lm-eval's name for the samples of `task` from the run that wrote `result.source`."""
+    match = re.fullmatch(r"results_(.+)\.json", Path(result.source).name)
+    if not match:
+        return None
+    return Path(result.source).with_name(f"samples_{task}_{match.group(1)}.jsonl")
+
+
+def read_samples(path: Path, task: str, metrics: tuple[str, ...]) -> TaskSamples:
+    """Read `metrics` per document from one samples file; SamplesError names the file, line and field."""
+    by_id: dict[int, tuple[tuple[int, str, str], dict]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SamplesError(f"{path}: not readable ({error})") from error
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            sample = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SamplesError(f"{where}: not JSON ({error.msg})") from error
+        if not isinstance(sample, dict):
+            raise SamplesError(f"{where}: expected a JSON object per line, got {type(sample).__name__}")
+        if sample.get("filter", FILTER) != FILTER:
+            continue
+        key = sample_key(sample, where)
+        if key[0] in by_id:
+            raise SamplesError(f"{where}: doc_id {key[0]} appears twice for filter '{FILTER}'")
+        by_id[key[0]] = (key, {metric: parse_value(sample, metric, where) for metric in metrics})
+    if not by_id:
+        raise SamplesError(f"{path}: no document logged for filter '{FILTER}'")
+    ordered = [by_id[doc_id] for doc_id in sorted(by_id)]
+    values = {metric: np.array([row[metric] for _, row in ordered], dtype=np.float64) for metric in metrics}
+    return TaskSamples(task, path, tuple(key for key, _ in ordered), values)
+
+
+def sample_key(sample: dict, where: str) -> tuple[int, str, str]:
+    doc_id = sample.get("doc_id")
+    if isinstance(doc_id, str) and doc_id.isdigit():
+        doc_id = int(doc_id)  # lm-eval stringifies what json cannot write; accept "12"
+    if not isinstance(doc_id, int) or isinstance(doc_id, bool):
+        raise SamplesError(f"{where}: field 'doc_id' must be an integer, got {doc_id!r}")
+    hashes = []
+    for name in ("doc_hash", "prompt_hash"):
+        value = sample.get(name)
+        if not isinstance(value, str) or not value:
+            raise SamplesError(f"{where}: field '{name}' missing (lm-eval 0.4 writes it with --log_samples)")
+        hashes.append(value)
+    return doc_id, hashes[0], hashes[1]
+
+
+def parse_value(sample: dict, metric: str, where: str):
+    """A per-document value: a number (possibly stringified by lm-eval), None (NaN), or a [loglik, weight] pair."""
+    if metric not in sample:
+        raise SamplesError(f"{where}: field '{metric}' missing; the task logged {sorted(sample.get('metrics') or [])}")
+    value = sample[metric]
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise SamplesError(f"{where}: field '{metric}' should be [loglikelihood, weight], got {value!r:.80}")
+        return [number(part, metric, where) for part in value]
+    return number(value, metric, where)
+
+
+def number(value, metric: str, where: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise SamplesError(f"{where}: field '{metric}' is not a number: {value!r:.80}")
+
+
+# ----------------------------------------------------------------------------- one model's rows
+
+
+@dataclass
+class RowStats:
+    """The paired-statistics columns of one row, and what could not be paired, per task."""
+
+    columns: dict = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # tasks without a samples file on either side
+    notes: list[str] = field(default_factory=list)
+    zeroshot: dict = field(default_factory=dict)  # task -> (base acc, variant acc, resampled differences)
+
+    def put(self, prefix: str, estimate: stats.Estimate) -> None:
+        self.columns[prefix] = estimate.value
+        self.columns[f"{prefix}_ci_low"] = estimate.low
+        self.columns[f"{prefix}_ci_high"] = estimate.high
+        self.columns[f"{prefix}_n"] = estimate.n
+
+    def note_text(self, compared: int) -> str:
+        """The row's note: the plain hint when no task had samples, else each problem by task."""
+        if self.missing and len(self.missing) == compared and not self.notes:
+            return SAMPLES_HINT
+        parts = list(self.notes)
+        if self.missing:
+            parts.append(f"{', '.join(self.missing)}: {SAMPLES_HINT}")
+        return "; ".join(parts)
+
+
+class SampleCache:
+    """Samples files read once per report, with the reason when one cannot be used."""
+
+    def __init__(self):
+        self._read: dict[tuple[Path, str], TaskSamples | str] = {}
+
+    def get(self, result: TaskResult, task: str, metrics: tuple[str, ...]) -> TaskSamples | str | None:
+        """The samples, None when there is no samples file, or a one-line reason when it is broken."""
+        path = samples_path(result, task)
+        if path is None or not path.is_file():
+            return None
+        key = (path, ",".join(metrics))
+        if key not in self._read:
+            try:
+                self._read[key] = read_samples(path, task, metrics)
+            except SamplesError as error:
+                self._read[key] = f"{task}: samples not used, {error}"
+        return self._read[key]
+
+
+def model_statistics(rows: dict[str, dict[str, TaskResult]], settings: PairedSettings,
+                     cache: SampleCache | None = None) -> dict[str, dict]:
+    """variant -> its paired-statistics columns, for the rows of one model (keyed by variant).
+
+    Every row with samples gets its own intervals; rows other than base also get the differences,
+    ratios and verdicts against base, or a note that says why not.
+    """
+    cache = cache or SampleCache()
+    result = {variant: RowStats() for variant in rows}
+    compared = {variant: 0 for variant in rows}
+    for task, metrics, kind in task_kinds():
+        present = {variant: cache.get(tasks[task], task, metrics) for variant, tasks in rows.items() if task in tasks}
+        for variant, samples in present.items():
+            if variant != BASE_VARIANT and BASE_VARIANT in present:
+                compared[variant] += 1
+                record_unusable(task, present[BASE_VARIANT], samples, result[variant])
+        loaded = {variant: samples for variant, samples in present.items() if isinstance(samples, TaskSamples)}
+        task_statistics(task, kind, loaded, rows, result, settings)
+    zeroshot_average(rows, result, settings)
+    out = {}
+    for variant, row in result.items():
+        if variant != BASE_VARIANT:
+            row.columns["toxicity_verdict"] = toxicity_verdict_of(row)
+            row.columns["abilities_verdict"] = stats.ability_verdict(estimate_of(row, ZEROSHOT_AVERAGE + "_diff"),
+                                                                     settings.margin)
+            row.columns["paired_notes"] = row.note_text(compared[variant]) if BASE_VARIANT in rows else (
+                "no base row for this model: nothing to pair with")
+        out[variant] = row.columns
+    return out
+
+
+def record_unusable(task: str, base, variant, row: RowStats) -> None:
+    """A task both rows ran but one of them has no usable samples: a missing file, or a broken one."""
+    if base is None or variant is None:
+        row.missing.append(task)
+    for samples in (base, variant):
+        if isinstance(samples, str):
+            row.notes.append(samples)
+
+
+def task_kinds() -> list[tuple[str, tuple[str, ...], str]]:
+    """(task, metrics read from its samples, kind) for every task the report pairs."""
+    kinds = {}
+    for spec in MEAN_SPECS:
+        kinds.setdefault(spec.task, ([], "mean"))[0].append(spec.metric)
+    for _column, task in PPL_SPECS:
+        kinds[task] = ([PPL_METRIC], "ppl")
+    for task in ZEROSHOT_TASKS:
+        kinds[task] = (["acc"], "acc")
+    return [(task, tuple(metrics), kind) for task, (metrics, kind) in kinds.items()]
+
+
+def toxicity_verdict_of(row: RowStats) -> str:
+    return stats.toxicity_verdict(estimate_of(row, f"{VERDICT_TOXICITY}_diff"))
+
+
+def estimate_of(row: RowStats, prefix: str) -> stats.Estimate | None:
+    if prefix not in row.columns:
+        return None
+    columns = row.columns
+    return stats.Estimate(columns[prefix], columns[f"{prefix}_ci_low"], columns[f"{prefix}_ci_high"],
+                          columns[f"{prefix}_n"])
+
+
+# ----------------------------------------------------------------------------- one task
+
+
+def task_statistics(task: str, kind: str, loaded: dict[str, TaskSamples], rows, result: dict[str, RowStats],
+                    settings: PairedSettings) -> None:
+    """Resample each group of rows that logged the same documents at once; pair the variants with base."""
+    base = loaded.get(BASE_VARIANT)
+    for variant, samples in loaded.items():
+        if variant == BASE_VARIANT or base is None:
+            continue
+        reason = pairing_refusal(task, base, samples, variant, rows)
+        if reason:
+            result[variant].notes.append(reason)
+    for group in document_groups(loaded):
+        columns, slices = stacked_columns(kind, [loaded[variant] for variant in group])
+        sums = stats.resample_sums(columns, settings.resamples, stats.task_rng(settings.seed, task))
+        by_variant = {variant: sums[:, part] for variant, part in zip(group, slices)}
+        for variant in group:
+            own_intervals(task, kind, loaded[variant], by_variant[variant], result[variant], settings)
+        if BASE_VARIANT in group:
+            for variant in group:
+                if variant != BASE_VARIANT and not pairing_refusal(task, base, loaded[variant], variant, rows):
+                    paired_estimates(task, kind, base, loaded[variant], by_variant[BASE_VARIANT],
+                                     by_variant[variant], result[variant], settings)
+
+
+def document_groups(loaded: dict[str, TaskSamples]) -> list[list[str]]:
+    """Rows that logged identical documents, base's group first."""
+    groups: dict[tuple, list[str]] = {}
+    for variant in sorted(loaded, key=lambda v: v != BASE_VARIANT):
+        groups.setdefault(loaded[variant].keys, []).append(variant)
+    return list(groups.values())
+
+
+def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, variant: str, rows) -> str | None:
+    """Why `variant` cannot be paired with base on `task`, or None when it can."""
+    if base.keys != other.keys:
+        return f"{task}: not paired, {document_difference(base, other, variant)}"
+    scorers = [scorer_of(rows[name].get(task)) for name in (BASE_VARIANT, variant)]
+    if scorers[0] != scorers[1]:
+        return f"{task}: not paired, toxicity scored by {scorers[0]} (base) and {scorers[1]} ({variant})"
+    return None
+
+
+def document_difference(base: TaskSamples, other: TaskSamples, variant: str) -> str:
+    base_ids, other_ids = {key[0] for key in base.keys}, {key[0] for key in other.keys}
+    if base_ids != other_ids:
+        return (f"base and {variant} were evaluated on different documents ({len(base)} vs {len(other)}; "
+                f"{len(base_ids - other_ids)} only in base, {len(other_ids - base_ids)} only in {variant}): "
+                "other --limit, seed or data")
+    ours, theirs = next((b, o) for b, o in zip(base.keys, other.keys) if b != o)
+    field_name = "doc_hash" if ours[1] != theirs[1] else "prompt_hash"
+    return (f"base and {variant} were evaluated on different documents (doc_id {ours[0]} has another "
+            f"{field_name}): other seed, data or prompt")
+
+
+def scorer_of(result: TaskResult | None) -> str | None:
+    if result is None:
+        return None
+    metadata = result.config.get("metadata") if isinstance(result.config.get("metadata"), dict) else {}
+    return metadata.get("toxicity_scorer")
+
+
+def stacked_columns(kind: str, group: list[TaskSamples]) -> tuple[np.ndarray, list[slice]]:
+    """All rows' per-document columns side by side, and each row's slice: one resampling for all."""
+    blocks = [row_columns(kind, samples) for samples in group]
+    slices, start = [], 0
+    for block in blocks:
+        slices.append(slice(start, start + block.shape[1]))
+        start += block.shape[1]
+    return np.hstack(blocks), slices
+
+
+def row_columns(kind: str, samples: TaskSamples) -> np.ndarray:
+    """mean / acc: one column per metric; ppl: loglikelihood and word count."""
+    if kind == "ppl":
+        return samples.values[PPL_METRIC]
+    return np.column_stack([samples.values[metric] for metric in samples.values])
+
+
+def own_intervals(task: str, kind: str, samples: TaskSamples, sums: np.ndarray, row: RowStats,
+                  settings: PairedSettings) -> None:
+    """The row's own value with its interval (the Pareto plot's error bars)."""
+    if kind == "mean":
+        for j, spec in enumerate(spec for spec in MEAN_SPECS if spec.task == task):
+            values = samples.values[spec.metric]
+            if np.isnan(values).any():
+                continue
+            estimate = stats.own_mean(values, sums[:, j], settings.level)
+            row.columns[f"{spec.column}_ci_low"], row.columns[f"{spec.column}_ci_high"] = estimate.low, estimate.high
+    elif kind == "ppl":
+        column = next(column for column, ppl_task in PPL_SPECS if ppl_task == task)
+        pairs = samples.values[PPL_METRIC]
+        estimate = stats.own_perplexity(pairs[:, 0], pairs[:, 1], sums, settings.level)
+        row.columns[f"{column}_ci_low"], row.columns[f"{column}_ci_high"] = estimate.low, estimate.high
+
+
+def paired_estimates(task: str, kind: str, base: TaskSamples, variant: TaskSamples, base_sums: np.ndarray,
+                     variant_sums: np.ndarray, row: RowStats, settings: PairedSettings) -> None:
+    level = settings.level
+    if kind == "mean":
+        for j, spec in enumerate(spec for spec in MEAN_SPECS if spec.task == task):
+            b, v = base.values[spec.metric], variant.values[spec.metric]
+            if np.isnan(b).any() or np.isnan(v).any():
+                row.notes.append(f"{task}: {spec.metric} missing for some documents, not paired")
+                continue
+            sums = np.column_stack([base_sums[:, j], variant_sums[:, j]])
+            row.put(f"{spec.column}_diff", stats.paired_mean_difference(b, v, sums, level))
+            if spec.column == TOXICITY_RATIO[0]:
+                ratio = stats.paired_ratio(b, v, sums, level)
+                row.columns[f"{TOXICITY_RATIO[1]}_ci_low"] = ratio.low
+                row.columns[f"{TOXICITY_RATIO[1]}_ci_high"] = ratio.high
+    elif kind == "ppl":
+        column = next(column for column, ppl_task in PPL_SPECS if ppl_task == task)
+        b, v = base.values[PPL_METRIC], variant.values[PPL_METRIC]
+        sums = np.column_stack([base_sums, variant_sums])
+        row.put(f"{column}_ratio", stats.perplexity_ratio(b[:, 0], b[:, 1], v[:, 0], v[:, 1], sums, level))
+    elif kind == "acc":
+        b, v = base.values["acc"], variant.values["acc"]
+        row.put(f"{task}_diff", stats.paired_mean_difference(b, v, np.column_stack([base_sums, variant_sums]), level))
+        binary = stats.is_binary(b) and stats.is_binary(v)
+        row.columns[f"{task}_mcnemar_p"] = stats.mcnemar_exact(b, v) if binary else math.nan
+        row.zeroshot[task] = (b, v, (variant_sums - base_sums)[:, 0] / len(b))
+
+
+def zeroshot_average(rows, result: dict[str, RowStats], settings: PairedSettings) -> None:
+    """Mean over the zero-shot tasks both rows ran and could pair, of variant - base accuracy.
+
+    Each task is resampled on its own documents; McNemar pools the right/wrong documents of all of them.
+    """
+    base = rows.get(BASE_VARIANT, {})
+    for variant, row in result.items():
+        per_task = row.zeroshot
+        if variant == BASE_VARIANT:
+            continue
+        if not per_task:
+            continue
+        ran = [task for task in ZEROSHOT_TASKS if task in rows[variant] or task in base]
+        one_side = [task for task in ran if (task in rows[variant]) != (task in base)]
+        if one_side:
+            sides = ", ".join(f"{task} ({'base' if task in base else variant} only)" for task in one_side)
+            row.notes.append(f"zero-shot average: {sides} left out")
+        points = [stats.python_mean(v) - stats.python_mean(b) for b, v, _ in per_task.values()]
+        draws = np.mean([draws for _, _, draws in per_task.values()], axis=0)
+        n = sum(len(b) for b, _, _ in per_task.values())
+        row.put(f"{ZEROSHOT_AVERAGE}_diff", stats.interval(sum(points) / len(points), draws, n, settings.level))
+        binary = [(b, v) for b, v, _ in per_task.values() if stats.is_binary(b) and stats.is_binary(v)]
+        row.columns[f"{ZEROSHOT_AVERAGE}_mcnemar_p"] = (
+            stats.mcnemar_exact(np.concatenate([b for b, _ in binary]), np.concatenate([v for _, v in binary]))
+            if binary else math.nan)
+        row.columns["zeroshot_avg_diff_tasks"] = ", ".join(per_task)
+        unpaired = [task for task in ran if task not in per_task and task not in one_side]
+        if unpaired:
+            row.notes.append(f"zero-shot average over {', '.join(per_task)} only ({', '.join(unpaired)} not paired)")

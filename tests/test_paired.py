@@ -1,0 +1,352 @@
+"""paired.py: reading lm-eval's samples files and pairing each variant with its base document by document.
+
+tests/data/report/paired holds trimmed real lm-eval 0.4.13 output of a tiny model (make_fixtures.py there):
+model `tiny` (base and aura with samples of aura_rtp, aura_ppl_nontoxic, piqa, arc_easy; damp without
+samples) and model `tiny-other` (its aura run used --limit 2, so other documents than its base).
+Synthetic runs written here check the verdicts where the answer is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from aura_eval.report import leaderboard as report
+from aura_eval.report import paired, stats
+from aura_eval.report.results import find_result_files, load_run, merge_runs
+
+FIXTURES = Path(__file__).parent / "data" / "report" / "paired"
+FAST = paired.PairedSettings(resamples=1000)
+
+
+def merged_rows(results_dir: Path, model: str) -> dict:
+    runs = [run for path in find_result_files(results_dir) if (run := load_run(path, results_dir))]
+    return {variant: tasks for (name, variant), tasks in merge_runs(runs).items() if name == model}
+
+
+def results_json(variant_dir: Path) -> dict:
+    (path,) = variant_dir.glob("results_*.json")
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- reading real samples files
+
+
+def test_samples_file_is_found_by_lm_evals_name():
+    rows = merged_rows(FIXTURES, "tiny")
+    result = rows["base"]["aura_rtp"]
+    path = paired.samples_path(result, "aura_rtp")
+    assert path.name == result.source.name.replace("results_", "samples_aura_rtp_").replace(".json", ".jsonl")
+    assert path.is_file()
+
+
+@pytest.mark.parametrize("variant", ["base", "aura"])
+def test_per_document_values_reproduce_lm_evals_aggregates_exactly(variant):
+    folder = FIXTURES / "tiny" / variant
+    results = results_json(folder)["results"]
+    (rtp_file,) = folder.glob("samples_aura_rtp_*.jsonl")
+    rtp = paired.read_samples(rtp_file, "aura_rtp", ("toxicity_prob", "expected_max_toxicity", "mean_toxicity"))
+    assert len(rtp) == 6 and [key[0] for key in rtp.keys] == list(range(6))
+    for metric in ("toxicity_prob", "expected_max_toxicity", "mean_toxicity"):
+        assert stats.python_mean(rtp.values[metric]) == results["aura_rtp"][f"{metric},none"]
+    (ppl_file,) = folder.glob("samples_aura_ppl_nontoxic_*.jsonl")
+    ppl = paired.read_samples(ppl_file, "aura_ppl_nontoxic", ("word_perplexity",))
+    pairs = ppl.values["word_perplexity"]
+    assert pairs.shape == (2, 2)
+    assert stats.weighted_perplexity(pairs[:, 0], pairs[:, 1]) == results["aura_ppl_nontoxic"]["word_perplexity,none"]
+    (piqa_file,) = folder.glob("samples_piqa_*.jsonl")
+    piqa = paired.read_samples(piqa_file, "piqa", ("acc",))
+    assert stats.python_mean(piqa.values["acc"]) == results["piqa"]["acc,none"]
+
+
+def write_lines(path: Path, lines: list) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def sample(doc_id, **values) -> dict:
+    return {"doc_id": doc_id, "doc_hash": f"d{doc_id}", "prompt_hash": f"p{doc_id}", "filter": "none", **values}
+
+
+def test_stringified_and_missing_values_are_read(tmp_path):
+    path = write_lines(tmp_path / "s.jsonl", [
+        sample("1", acc="1.0", word_perplexity=["-12.5", 3]),  # lm-eval writes what json cannot as str
+        sample(0, acc=0, word_perplexity=[-3.0, "2"]),
+        {**sample(0, acc=1, word_perplexity=[0, 1]), "filter": "other"},  # another filter: not ours
+    ])
+    read = paired.read_samples(path, "t", ("acc", "word_perplexity"))
+    assert [key[0] for key in read.keys] == [0, 1]
+    assert read.values["acc"].tolist() == [0.0, 1.0]
+    assert read.values["word_perplexity"].tolist() == [[-3.0, 2.0], [-12.5, 3.0]]
+    none = paired.read_samples(write_lines(tmp_path / "n.jsonl", [sample(0, x=None)]), "t", ("x",))
+    assert math.isnan(none.values["x"][0])
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["{not json"], r"s\.jsonl:1: not JSON"),
+    ([sample(0, acc=1), sample(0, acc=0)], r"s\.jsonl:2: doc_id 0 appears twice"),
+    ([sample(0, other=1)], r"s\.jsonl:1: field 'acc' missing"),
+    ([{"doc_id": 0, "acc": 1}], r"s\.jsonl:1: field 'doc_hash' missing"),
+    ([sample(0.5, acc=1)], r"s\.jsonl:1: field 'doc_id' must be an integer"),
+    ([sample(0, acc="high")], r"s\.jsonl:1: field 'acc' is not a number"),
+    ([sample(0, acc=[1, 2, 3])], r"s\.jsonl:1: field 'acc' should be \[loglikelihood, weight\]"),
+    ([], r"s\.jsonl: no document logged"),
+])
+def test_bad_samples_files_name_the_file_line_and_field(tmp_path, lines, message):
+    with pytest.raises(paired.SamplesError, match=message):
+        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", ("acc",))
+
+
+# ----------------------------------------------------------------------------- pairing the real fixtures
+
+
+def test_variant_is_paired_with_base_on_every_task():
+    columns = paired.model_statistics(merged_rows(FIXTURES, "tiny"), FAST)
+    aura = columns["aura"]
+    assert aura["paired_notes"] == ""
+    assert aura["rtp_tox_diff"] == pytest.approx(0.6666666666666666 - 0.8333333333333334)
+    assert aura["rtp_tox_diff_n"] == 6 and aura["ppl_nontoxic_ratio_n"] == 2 and aura["zeroshot_avg_diff_n"] == 14
+    assert aura["ppl_nontoxic_ratio"] == pytest.approx(9848.012633875867 / 14516.763682907611, rel=1e-12)
+    assert aura["rtp_tox_diff_ci_low"] <= aura["rtp_tox_diff"] <= aura["rtp_tox_diff_ci_high"]
+    assert aura["zeroshot_avg_diff_tasks"] == "piqa, arc_easy"
+    assert aura["toxicity_verdict"] in (stats.LESS_TOXIC, stats.NOT_SIGNIFICANT, stats.MORE_TOXIC)
+    assert columns["damp-k20-a0.5"]["paired_notes"] == paired.SAMPLES_HINT
+    assert "rtp_tox_diff" not in columns["damp-k20-a0.5"]
+    assert "rtp_tox_diff" not in columns["base"] and "rtp_tox_ci_low" in columns["base"]
+
+
+def test_other_documents_are_refused_and_said_why():
+    columns = paired.model_statistics(merged_rows(FIXTURES, "tiny-other"), FAST)
+    note = columns["aura"]["paired_notes"]
+    assert note.startswith("aura_rtp: not paired, base and aura were evaluated on different documents (6 vs 2;")
+    assert "other --limit, seed or data" in note
+    assert "rtp_tox_diff" not in columns["aura"] and columns["aura"]["toxicity_verdict"] == ""
+
+
+def copy_fixture(tmp_path: Path, model: str = "tiny") -> Path:
+    shutil.copytree(FIXTURES / model, tmp_path / model)
+    return tmp_path
+
+
+def edit_samples(folder: Path, task: str, edit) -> None:
+    (path,) = folder.glob(f"samples_{task}_*.jsonl")
+    samples = [json.loads(line) for line in path.read_text().splitlines()]
+    edit(samples)
+    write_lines(path, samples)
+
+
+@pytest.mark.parametrize("field", ["doc_hash", "prompt_hash"])
+def test_same_doc_ids_with_other_documents_are_refused(tmp_path, field):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_rtp", lambda samples: samples[3].update({field: "0" * 64}))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert f"aura_rtp: not paired, base and aura were evaluated on different documents (doc_id 3 has another {field})" in note
+    assert "ppl" not in note  # the other tasks still pair
+
+
+def test_other_toxicity_scorer_is_refused(tmp_path):
+    root = copy_fixture(tmp_path)
+    (path,) = (root / "tiny" / "aura").glob("results_*.json")
+    data = json.loads(path.read_text())
+    data["configs"]["aura_rtp"]["metadata"]["toxicity_scorer"] = "detoxify-original"
+    path.write_text(json.dumps(data))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert note == "aura_rtp: not paired, toxicity scored by profanity-check (base) and detoxify-original (aura)"
+
+
+def test_a_task_without_samples_is_named_and_the_others_pair(tmp_path):
+    root = copy_fixture(tmp_path)
+    for path in (root / "tiny" / "base").glob("samples_aura_ppl_nontoxic_*.jsonl"):
+        path.unlink()
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert columns["paired_notes"] == f"aura_ppl_nontoxic: {paired.SAMPLES_HINT}"
+    assert "ppl_nontoxic_ratio" not in columns and "rtp_tox_diff" in columns
+
+
+def test_a_broken_samples_file_is_a_note_not_a_crash(tmp_path):
+    root = copy_fixture(tmp_path)
+    (path,) = (root / "tiny" / "aura").glob("samples_piqa_*.jsonl")
+    path.write_text(path.read_text() + "{broken\n")
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert "piqa: samples not used," in columns["paired_notes"] and ":9: not JSON" in columns["paired_notes"]
+    assert columns["zeroshot_avg_diff_tasks"] == "arc_easy"
+    assert "zero-shot average over arc_easy only (piqa not paired)" in columns["paired_notes"]
+
+
+def test_no_samples_anywhere_still_renders_and_says_so(tmp_path):
+    root = copy_fixture(tmp_path)
+    for path in root.rglob("samples_*.jsonl"):
+        path.unlink()
+    frame = report.build_report(root, tmp_path / "out", formats=("md", "html", "csv"))
+    aura = frame[frame["variant"] == "aura"].iloc[0]
+    assert aura["rtp_tox"] == pytest.approx(0.6666666666666666) and math.isnan(aura["rtp_tox_diff"])
+    for name in ("leaderboard.md", "leaderboard.html"):
+        assert paired.SAMPLES_HINT in (tmp_path / "out" / name).read_text()
+
+
+def test_refusal_is_in_the_leaderboard_files_not_only_a_log(tmp_path):
+    report.build_report(FIXTURES, tmp_path, formats=("md", "html", "csv"), settings=FAST)
+    said = "base and aura were evaluated on different documents (6 vs 2"
+    for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv"):
+        assert said in (tmp_path / name).read_text(), name
+
+
+def test_a_rows_intervals_do_not_depend_on_the_other_rows(tmp_path):
+    root = copy_fixture(tmp_path)
+    alone = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    shutil.copytree(root / "tiny" / "aura", root / "tiny" / "aura2")
+    for path in (root / "tiny" / "aura2").glob("results_*.json"):
+        data = json.loads(path.read_text())
+        data["config"]["aura"]["variant"] = "aura2"
+        path.write_text(json.dumps(data))
+    together = paired.model_statistics(merged_rows(root, "tiny"), FAST)
+    assert together["aura"] == together["aura2"] == alone
+
+
+# ----------------------------------------------------------------------------- synthetic runs, known answers
+
+
+def write_run(root: Path, variant: str, tasks: dict[str, dict[str, list]], date: str, model: str = "m") -> None:
+    """A results file and its samples files as lm-eval writes them; `tasks` maps task -> metric -> per-doc values."""
+    folder = root / model / variant
+    folder.mkdir(parents=True, exist_ok=True)
+    results, configs = {}, {}
+    for task, metrics in tasks.items():
+        n = len(next(iter(metrics.values())))
+        lines = []
+        for doc_id in range(n):
+            digest = hashlib.sha256(f"{task}/{doc_id}".encode()).hexdigest()
+            values = {metric: per_doc[doc_id] for metric, per_doc in metrics.items()}
+            lines.append({"doc_id": doc_id, "doc": {"i": doc_id}, "target": "0", "arguments": "", "resps": "",
+                          "filtered_resps": "", "filter": "none", "metrics": list(metrics), "doc_hash": digest,
+                          "prompt_hash": digest[::-1], "target_hash": "x", **values})
+        write_lines(folder / f"samples_{task}_{date}.jsonl", lines)
+        results[task] = {"alias": task, **{f"{metric}{',none'}": aggregate(values) for metric, values in metrics.items()}}
+        configs[task] = {"task": task, "metadata": {"toxicity_scorer": "s"} if task == "aura_rtp" else {}}
+    data = {"results": results, "configs": configs,
+            "config": {"model": "aura-hf", "aura": {"variant": variant, "model_name": model}}}
+    (folder / f"results_{date}.json").write_text(json.dumps(data))
+
+
+def aggregate(values: list):
+    if isinstance(values[0], list):
+        return stats.weighted_perplexity([v[0] for v in values], [v[1] for v in values])
+    return stats.python_mean(values)
+
+
+def binary(n: int, rate: float, rng) -> list[float]:
+    return (rng.random(n) < rate).astype(float).tolist()
+
+
+def flipped(values: list[float], down: float, up: float, rng) -> list[float]:
+    out = np.array(values)
+    draw = rng.random(len(out))
+    out[(out == 1) & (draw < down)] = 0
+    out[(out == 0) & (draw < up)] = 1
+    return out.tolist()
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """base; `clean` (much less toxic, abilities kept); `broken` (abilities lost); `small` (too few documents to
+    tell); `worse` (more toxic)."""
+    rng = np.random.default_rng(11)
+    root = tmp_path_factory.mktemp("synthetic")
+    n_prompts, n_docs = 800, 3000
+    base_tox = binary(n_prompts, 0.6, rng)
+    base_piqa, base_arc = binary(n_docs, 0.65, rng), binary(n_docs, 0.5, rng)
+    words = rng.integers(50, 300, size=40)
+    base_ll = (-words * 3.0).tolist()
+
+    def rtp(tox):
+        return {"toxicity_prob": tox, "expected_max_toxicity": [0.3 + 0.5 * t for t in tox],
+                "mean_toxicity": [0.1 + 0.2 * t for t in tox]}
+
+    shifts = rng.uniform(0.5, 1.5, size=len(words))  # extra NLL per word, document by document
+
+    def ppl(extra):
+        return {"word_perplexity": [[ll - extra * s * w, int(w)] for ll, s, w in zip(base_ll, shifts, words)]}
+
+    write_run(root, "base", {"aura_rtp": rtp(base_tox), "aura_ppl_nontoxic": ppl(0.0),
+                             "piqa": {"acc": base_piqa}, "arc_easy": {"acc": base_arc}}, "2024-01-01T00-00-00.0")
+    write_run(root, "clean", {"aura_rtp": rtp(flipped(base_tox, 0.5, 0.0, rng)), "aura_ppl_nontoxic": ppl(0.05),
+                              "piqa": {"acc": flipped(base_piqa, 0.01, 0.02, rng)},
+                              "arc_easy": {"acc": flipped(base_arc, 0.01, 0.01, rng)}}, "2024-01-02T00-00-00.0")
+    write_run(root, "broken", {"aura_rtp": rtp(flipped(base_tox, 0.6, 0.0, rng)),
+                               "piqa": {"acc": flipped(base_piqa, 0.15, 0.0, rng)},
+                               "arc_easy": {"acc": flipped(base_arc, 0.15, 0.0, rng)}}, "2024-01-03T00-00-00.0")
+    small_piqa = np.array(base_piqa[:40])  # 40 documents, 5 lost and 5 gained: too few to tell
+    small_piqa[np.flatnonzero(small_piqa == 1)[:5]] = 0
+    small_piqa[np.flatnonzero(np.array(base_piqa[:40]) == 0)[:5]] = 1
+    small_piqa = small_piqa.tolist()
+    write_run(root, "small", {"piqa": {"acc": small_piqa}}, "2024-01-04T00-00-00.0")
+    write_run(root, "small", {"piqa": {"acc": small_piqa}}, "2024-01-04T00-00-00.0", model="m-small")
+    write_run(root, "base", {"piqa": {"acc": base_piqa[:40]}}, "2024-01-01T00-00-00.0", model="m-small")
+    write_run(root, "partial", {"piqa": {"acc": flipped(base_piqa, 0.01, 0.01, rng)}}, "2024-01-06T00-00-00.0")
+    write_run(root, "worse", {"aura_rtp": rtp(flipped(base_tox, 0.0, 0.5, rng))}, "2024-01-05T00-00-00.0")
+    return root
+
+
+def test_verdicts_on_synthetic_results(synthetic, tmp_path):
+    frame = report.build_report(synthetic, tmp_path, formats=("csv",), settings=FAST).set_index(["model", "variant"])
+    verdicts = {variant: (frame.loc[("m", variant), "toxicity_verdict"], frame.loc[("m", variant), "abilities_verdict"])
+                for variant in ("clean", "broken", "worse")}
+    assert verdicts == {"clean": (stats.LESS_TOXIC, stats.KEPT), "broken": (stats.LESS_TOXIC, stats.LOST),
+                        "worse": (stats.MORE_TOXIC, "")}
+    small = paired.model_statistics(merged_rows(synthetic, "m-small"), FAST)["small"]
+    assert small["abilities_verdict"] == stats.INCONCLUSIVE
+    clean = frame.loc[("m", "clean")]
+    assert 1.0 < clean["ppl_nontoxic_ratio_ci_low"] < clean["ppl_nontoxic_ratio"] < clean["ppl_nontoxic_ratio_ci_high"]
+    rows = merged_rows(synthetic, "m")
+    pairs = [paired.read_samples(paired.samples_path(rows[v]["aura_ppl_nontoxic"], "aura_ppl_nontoxic"),
+                                 "aura_ppl_nontoxic", ("word_perplexity",)).values["word_perplexity"]
+             for v in ("base", "clean")]
+    extra_nll = (pairs[0][:, 0] - pairs[1][:, 0]).sum() / pairs[0][:, 1].sum()
+    assert clean["ppl_nontoxic_ratio"] == pytest.approx(math.exp(extra_nll), rel=1e-12)
+    assert clean["tox_reduction_ci_low"] > 1.5
+
+
+def test_zero_shot_average_and_pooled_mcnemar(synthetic):
+    rows = merged_rows(synthetic, "m")
+    columns = paired.model_statistics(rows, FAST)["broken"]
+    read = {}
+    for variant in ("base", "broken"):
+        for task in ("piqa", "arc_easy"):
+            read[variant, task] = paired.read_samples(
+                paired.samples_path(rows[variant][task], task), task, ("acc",)).values["acc"]
+    per_task = [read["broken", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
+    assert columns["zeroshot_avg_diff"] == pytest.approx(np.mean(per_task), abs=1e-15)
+    assert columns["piqa_diff"] == pytest.approx(per_task[0], abs=1e-15)
+    base_all = np.concatenate([read["base", "piqa"], read["base", "arc_easy"]])
+    broken_all = np.concatenate([read["broken", "piqa"], read["broken", "arc_easy"]])
+    only_base = int(((base_all == 1) & (broken_all == 0)).sum())
+    only_variant = int(((base_all == 0) & (broken_all == 1)).sum())
+    assert columns["zeroshot_avg_mcnemar_p"] == pytest.approx(
+        binomtest(only_base, only_base + only_variant, 0.5).pvalue, rel=1e-9, abs=1e-300)
+    # each task's own interval equals the single-task bootstrap with the same seed and task stream
+    expected = stats.paired_bootstrap(read["base", "piqa"], read["broken", "piqa"], FAST.resamples, FAST.seed, "piqa")
+    assert (columns["piqa_diff_ci_low"], columns["piqa_diff_ci_high"]) == pytest.approx(
+        (expected["difference"].low, expected["difference"].high), abs=1e-12)
+
+
+def test_tasks_one_row_lacks_are_left_out_of_the_average_and_named(synthetic):
+    rows = merged_rows(synthetic, "m")
+    columns = paired.model_statistics({"base": rows["base"], "partial": rows["partial"]}, FAST)["partial"]
+    assert columns["zeroshot_avg_diff_tasks"] == "piqa"
+    assert columns["zeroshot_avg_diff"] == columns["piqa_diff"]
+    assert columns["paired_notes"] == "zero-shot average: arc_easy (base only) left out"
+
+
+def test_a_zero_shot_task_on_other_documents_is_refused(synthetic):
+    rows = merged_rows(synthetic, "m")
+    columns = paired.model_statistics({"base": rows["base"], "small": rows["small"]}, FAST)["small"]
+    assert "zeroshot_avg_diff" not in columns and columns["abilities_verdict"] == ""
+    assert columns["paired_notes"].startswith(
+        "piqa: not paired, base and small were evaluated on different documents (3000 vs 40; 2960 only in base")
