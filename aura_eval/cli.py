@@ -185,7 +185,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
                    "leaderboard's paired statistics need them)")
-    p.add_argument("--force", action="store_true", help="rerun variants that already have results")
+    p.add_argument("--force", action="store_true", help="rerun variants from scratch: delete their results folders (and aura-folded's cached checkpoint); "
+                   "demo also relearns the state file")
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -1,7 +1,8 @@
 """`aura-eval report RESULTS_DIR`: the leaderboard of lm-eval results, one row per model x variant.
 
-It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, merges the runs of one
-model x variant task by task (the newest file wins), compares every variant with the same model's
+It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, groups them by compare's
+`<out>/<model>/<variant>/` folders (else by what each file says; results.py), refuses two folders that
+claim the same model x variant x task, compares every variant with the same model's
 `base` row (the paper's "x less toxic" and "+PPL" view), and writes `leaderboard.md`,
 `leaderboard.html`, `leaderboard.csv` and `pareto.png`.
 
