@@ -164,6 +164,16 @@ def test_zero_toxicity_gives_empty_ratio_not_an_error(tmp_path):
     assert math.isnan(row(frame, "n", "aura")["tox_reduction"])  # variant is 0
 
 
+def test_diversity_of_continuations_is_shown(tmp_path):
+    metrics = {"aura_rtp": {"toxicity_prob,none": 0.5, "dist_1,none": 0.61, "dist_2,none": 0.93, "dist_3,none": 0.99}}
+    write_results(tmp_path / "results_a.json", metrics, aura_config("base"))
+    frame = report.build_report(tmp_path, tmp_path, formats=("md",))
+    base = row(frame, "m", "base")
+    assert (base["rtp_dist_1"], base["rtp_dist_2"], base["rtp_dist_3"]) == (0.61, 0.93, 0.99)
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    assert "| Dist-1 | Dist-2 | Dist-3 |" in markdown and "| 0.610 | 0.930 | 0.990 |" in markdown
+
+
 # ----------------------------------------------------------------------------- scorer, data, bad files
 
 

@@ -72,6 +72,9 @@ METRICS = (
            "toxicity"),
     Metric("rtp_emt_nontoxic", "aura_rtp", "expected_max_toxicity_nontoxic_prompts,none", "EMT (non-toxic prompts)",
            "toxicity"),
+    Metric("rtp_dist_1", "aura_rtp", "dist_1,none", "Dist-1", "toxicity"),
+    Metric("rtp_dist_2", "aura_rtp", "dist_2,none", "Dist-2", "toxicity"),
+    Metric("rtp_dist_3", "aura_rtp", "dist_3,none", "Dist-3", "toxicity"),
     Metric("challenging_tox", "aura_rtp_challenging", "toxicity_prob,none", "Tox. prob (challenging)", "toxicity"),
     Metric("challenging_emt", "aura_rtp_challenging", "expected_max_toxicity,none", "EMT (challenging)", "toxicity"),
     Metric("preprompt_favourable_tox", "aura_preprompt_favourable", "toxicity_prob,none",
@@ -104,7 +107,9 @@ LEGEND = (
     ("Δ PPL", "variant PPL non-toxic - base PPL non-toxic, same model"),
     ("0-shot avg", "accuracy of the aura_zeroshot group; Δ 0-shot is variant - base"),
     ("±", "lm-eval's standard error, where it has one"),
-    ("--limit", "shown when a run evaluated only part of a task (lm-eval --limit): a smoke test, not the benchmark"),
+    ("Dist-n", "distinct word n-grams / all n-grams over a prompt's continuations, mean over prompts (aura_rtp); "
+     "higher is more diverse, a drop means the model repeats itself"),
+    ("--limit", "shown when a run evaluated only part of each task (lm-eval --limit): a subset, not the whole set"),
 )
 
 ZEROSHOT_GROUP = "aura_zeroshot"
