@@ -255,3 +255,15 @@ def test_other_model_is_rejected(learned, tmp_path, tiny_llama):
     llama = AutoModelForCausalLM.from_pretrained(tiny_llama)
     with pytest.raises(StateFileError, match="another architecture"):
         Intervention.load(path, model=llama)
+
+
+def test_state_file_gets_the_usual_permissions(learned, tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = learned[1].save(tmp_path / "shared.safetensors")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

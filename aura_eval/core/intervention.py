@@ -107,6 +107,12 @@ def state_digest(tensors: dict[str, torch.Tensor], header: dict) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_state_file(path: str | Path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
     """Write atomically: into a hidden temporary file beside `path`, then `os.replace`, so an
     interrupted save never leaves a half-written file (or a half-overwritten old one) behind."""
@@ -117,6 +123,7 @@ def write_state_file(path: str | Path, tensors: dict[str, torch.Tensor], header:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         save_file(tensors, str(tmp), metadata={"aura": json.dumps(header, sort_keys=True)})
+        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600 files; a state file is meant to be shared
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
