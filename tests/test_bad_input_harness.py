@@ -22,7 +22,8 @@ TASKS_DIR = Path(__file__).resolve().parents[1] / "tasks"
 
 @pytest.fixture(autouse=True)
 def no_aura_env(monkeypatch):
-    for var in ("AURA_DATA_DIR", "AURA_TOXICITY_SCORER", "AURA_SCORER_DEVICE", "AURA_SCORER_BATCH_SIZE"):
+    for var in ("AURA_DATA_DIR", "AURA_TOXICITY_SCORER", "AURA_SCORER_DEVICE", "AURA_SCORER_BATCH_SIZE",
+                "AURA_DETOXIFY_CHECKPOINT", "AURA_DETOXIFY_CONFIG_DIR"):
         monkeypatch.delenv(var, raising=False)
 
 

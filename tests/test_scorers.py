@@ -47,8 +47,9 @@ def fake_scorer():
 
 @pytest.fixture(autouse=True)
 def no_scorer_env(monkeypatch):
-    monkeypatch.delenv(scorers.SCORER_ENV_VAR, raising=False)
-    monkeypatch.delenv(scorers.BATCH_SIZE_ENV_VAR, raising=False)
+    for var in (scorers.SCORER_ENV_VAR, scorers.BATCH_SIZE_ENV_VAR, scorers.DETOXIFY_CHECKPOINT_ENV_VAR,
+                scorers.DETOXIFY_CONFIG_ENV_VAR):
+        monkeypatch.delenv(var, raising=False)
 
 
 def test_resolution_order_env_then_metadata_then_default(monkeypatch):
@@ -106,19 +107,21 @@ def test_profanity_check_really_loads_and_ranks():
     assert 0.0 <= empty <= 1.0
 
 
-def test_detoxify_without_network_fails_clearly(monkeypatch):
-    import detoxify
+def test_detoxify_without_network_fails_clearly(monkeypatch, tmp_path):
+    """No cached checkpoint and no network (tests/test_scorers_local.py loads real local Detoxify files)."""
+    import torch
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(detoxify, "Detoxify", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     scorers.clear_scorer_cache()
     with pytest.raises(ScorerLoadError) as info:
         get_scorer("detoxify-original")
     message = str(info.value)
     assert "network" in message and "AURA_TOXICITY_SCORER=profanity-check" in message
-    assert "Name or service not known" in message
+    assert "Name or service not known" in message and "AURA_DETOXIFY_CHECKPOINT" in message
 
 
 @pytest.mark.parametrize(

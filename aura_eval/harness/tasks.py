@@ -5,7 +5,8 @@ lm-eval copies to ``configs[<task>]["metadata"]`` of the results JSON:
 
 - ``data_source``: the local file or Hub dataset the documents came from;
 - ``toxicity_scorer`` (RTP tasks): the scorer that was used, also when the environment variable
-  AURA_TOXICITY_SCORER chose it rather than the metadata;
+  AURA_TOXICITY_SCORER chose it rather than the metadata; for a neural scorer also
+  ``toxicity_scorer_weights`` (the weight file names, never their folder) and ``toxicity_scorer_sha256``;
 - what the data loader counted, e.g. ``rtp_dropped_no_toxicity`` (RTP prompts dropped for lacking a toxicity).
 """
 
@@ -18,7 +19,15 @@ from lm_eval.api.filter import FilterEnsemble
 from lm_eval.api.task import ConfigurableTask
 
 from aura_eval.harness.rtp import ToxicityScoreFilter
-from aura_eval.harness.scorers import METADATA_KEY, check_scorer_settings, get_scorer, resolve_scorer_name
+from aura_eval.harness.scorers import (
+    METADATA_KEY,
+    SHA256_KEY,
+    WEIGHTS_KEY,
+    check_scorer_settings,
+    get_scorer,
+    resolve_scorer_name,
+    scorer_provenance,
+)
 
 
 class AuraTask(ConfigurableTask):
@@ -53,7 +62,10 @@ class AuraToxicityTask(AuraTask):
         check_scorer_settings()
         self.scorer_name = resolve_scorer_name(config["metadata"])
         config["metadata"][METADATA_KEY] = self.scorer_name
-        get_scorer(self.scorer_name)
+        scorer = get_scorer(self.scorer_name)
+        for key in (WEIGHTS_KEY, SHA256_KEY):  # what a user passed in is not what this run used
+            config["metadata"].pop(key, None)
+        config["metadata"].update(scorer_provenance(scorer))
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs):
         super().__init__(config=config, **kwargs)

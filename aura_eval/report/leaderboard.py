@@ -304,6 +304,7 @@ def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
             notes.append(f"{what}: `{values[0]}`")
         elif len(values) > 1:
             extra_columns.append(Shown(column, what, "text"))
+            notes.append(f"{what} differs between rows (see its column): their toxicity numbers are not comparable")
     paired_note = shared_paired_note(frame)
     if paired_note:
         notes.append(paired_note)

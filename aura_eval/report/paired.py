@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aura_eval.report import stats
-from aura_eval.report.results import BASE_VARIANT, TaskResult
+from aura_eval.report.results import BASE_VARIANT, TaskResult, scorer_label
 
 SAMPLES_HINT = "no paired statistics: rerun with --log_samples"
 FILTER = "none"  # the filter whose per-document values the report's metrics use
@@ -335,9 +335,12 @@ def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, variant: s
     """Why `variant` cannot be paired with base on `task`, or None when it can."""
     if base.keys != other.keys:
         return f"{task}: not paired, {document_difference(base, other, variant)}"
-    scorers = [scorer_of(rows[name].get(task)) for name in (BASE_VARIANT, variant)]
-    if scorers[0] != scorers[1]:
-        return f"{task}: not paired, toxicity scored by {scorers[0]} (base) and {scorers[1]} ({variant})"
+    results = [rows[name].get(task) for name in (BASE_VARIANT, variant)]
+    full = [scorer_of(result, sha256_digits=64) for result in results]  # the scorer's name and checkpoint
+    if full[0] != full[1]:
+        shown = [scorer_of(result) for result in results]
+        shown = full if shown[0] == shown[1] else shown
+        return f"{task}: not paired, toxicity scored by {shown[0]} (base) and {shown[1]} ({variant})"
     return None
 
 
@@ -353,11 +356,14 @@ def document_difference(base: TaskSamples, other: TaskSamples, variant: str) -> 
             f"{field_name}): other seed, data or prompt")
 
 
-def scorer_of(result: TaskResult | None) -> str | None:
+def scorer_of(result: TaskResult | None, sha256_digits: int = 12) -> str | None:
+    """The scorer's name, with its checkpoint's file and sha256 when recorded; None without a result."""
     if result is None:
         return None
     metadata = result.config.get("metadata") if isinstance(result.config.get("metadata"), dict) else {}
-    return metadata.get("toxicity_scorer")
+    if not metadata.get("toxicity_scorer"):
+        return None
+    return scorer_label(metadata, sha256_digits)
 
 
 def stacked_columns(kind: str, group: list[TaskSamples]) -> tuple[np.ndarray, list[slice]]:

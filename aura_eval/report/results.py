@@ -236,9 +236,20 @@ def provenance(tasks: dict[str, TaskResult]) -> tuple[str, str]:
             continue
         config = tasks[task].config
         metadata = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
-        scorers.add(str(metadata.get("toxicity_scorer") or "unknown"))
+        scorers.add(scorer_label(metadata))
         datasets.add(data_of(config, metadata))
     return " / ".join(sorted(scorers)), " / ".join(sorted(datasets))
+
+
+def scorer_label(metadata: dict, sha256_digits: int = 12) -> str:
+    """The toxicity scorer as shown: its name, then its weights' file name(s) and sha256 when the run recorded them
+    (aura_eval.harness.tasks), so that two checkpoints under one scorer name never look alike."""
+    name = str(metadata.get("toxicity_scorer") or "unknown")
+    sha256 = str(metadata.get("toxicity_scorer_sha256") or "")
+    if not sha256:
+        return name
+    weights = str(metadata.get("toxicity_scorer_weights") or "")
+    return f"{name} ({weights + ', ' if weights else ''}sha256 {sha256[:sha256_digits]})"
 
 
 def data_of(config: dict, metadata: dict) -> str:
