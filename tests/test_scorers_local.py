@@ -317,6 +317,21 @@ def test_checkpoint_that_is_not_detoxifys(detoxify_files, monkeypatch, tmp_path)
     path = write_checkpoint(tmp_path / "no-toxic.ckpt", random_state_dict(config_dir),
                             detoxify_config(str(config_dir), classes=renamed))
     assert "with exactly one 'toxic' or 'toxicity'" in load_error(monkeypatch, path, config_dir)
+    too_many = detoxify_config(str(config_dir), classes=CLASSES + ["sexual_explicit"])
+    too_many["arch"]["args"]["num_classes"] = len(CLASSES)
+    path = write_checkpoint(tmp_path / "too-many.ckpt", random_state_dict(config_dir), too_many)
+    assert "expected at most 6 class names" in load_error(monkeypatch, path, config_dir)
+
+
+def test_fewer_class_names_than_outputs_like_detoxify_unbiased(detoxify_files, monkeypatch, tmp_path):
+    """Detoxify's unbiased model has 16 outputs but names the first 7: predict names only those."""
+    checkpoint, config_dir = detoxify_files
+    config = detoxify_config(str(config_dir), classes=CLASSES[:3])
+    config["arch"]["args"]["num_classes"] = len(CLASSES)
+    path = write_checkpoint(tmp_path / "fewer.ckpt", random_state_dict(config_dir), config)
+    use_files(monkeypatch, path, config_dir)
+    scores = score_texts(get_scorer("detoxify-original"), TEXTS)
+    assert scores == pytest.approx(slow_reference(checkpoint, config_dir, TEXTS), abs=1e-5)
 
 
 def test_detoxify_files_with_another_scorer_are_an_error(detoxify_files, monkeypatch):

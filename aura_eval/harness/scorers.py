@@ -440,14 +440,17 @@ JIGSAW_NAMES = {"toxic": "toxicity", "severe_toxic": "severe_toxicity", "identit
 
 
 def detoxify_class_names(loaded: Mapping, path: Path) -> list[str]:
-    """The output names in order, renamed as Detoxify does (JIGSAW_NAMES); exactly one must be toxicity."""
+    """The names of the first outputs, renamed as Detoxify does (JIGSAW_NAMES); exactly one must be toxicity.
+
+    There may be fewer names than outputs (Detoxify's unbiased model trains 16 outputs, identities included,
+    and its predict names only the first ones), never more."""
     classes = _field(loaded, path, "config", "dataset", "args", "classes")
     num_classes = _field(loaded, path, "config", "arch", "args", "num_classes")
     names = [JIGSAW_NAMES.get(c, c) for c in classes] if isinstance(classes, list) else None
-    if names is None or len(names) != num_classes or names.count("toxicity") != 1:
+    if names is None or len(names) > num_classes or names.count("toxicity") != 1:
         raise ScorerLoadError(
-            f"The checkpoint {path}: config.dataset.args.classes is {classes!r}; expected {num_classes} class names "
-            "with exactly one 'toxic' or 'toxicity'."
+            f"The checkpoint {path}: config.dataset.args.classes is {classes!r}; expected at most {num_classes} "
+            "class names (config.arch.args.num_classes) with exactly one 'toxic' or 'toxicity'."
         )
     return names
 
