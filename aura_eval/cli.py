@@ -174,7 +174,8 @@ def cmd_eval(lm_eval_argv: list[str]) -> int:
 def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", help="comma-separated lm-eval tasks (default: aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic)")
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
-    p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, profanity-check, hf:<model>")
+    p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, detoxify-multilingual, "
+                   "profanity-check, hf:<model>")
     p.add_argument("--limit", type=positive_number, help="lm-eval --limit: documents per task (or a fraction)")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="lm-eval --batch_size of the perplexity tasks, run as a second "

@@ -177,6 +177,16 @@ def test_changed_arguments_rerun_and_set_the_stale_results_aside(tmp_path, fake,
     assert merge_runs(runs)[("m", "aura")]["aura_rtp"].source == rtp[0].path
 
 
+def test_a_scorer_chosen_by_the_environment_is_part_of_the_run_key(tmp_path, fake, state, capsys, monkeypatch):
+    monkeypatch.delenv("AURA_TOXICITY_SCORER", raising=False)
+    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
+    monkeypatch.setenv("AURA_TOXICITY_SCORER", "detoxify-unbiased")  # wins over --metadata in the lm_eval process
+    capsys.readouterr()
+    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
+    assert "[compare] aura: rerunning aura_rtp: $AURA_TOXICITY_SCORER changed unset -> detoxify-unbiased" in lines(
+        capsys, "aura")
+
+
 def test_a_changed_state_file_reruns(tmp_path, fake, state, capsys):
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
     state.write_bytes(b"learned state, version 2")

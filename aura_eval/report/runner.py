@@ -33,6 +33,7 @@ RESULTS_NAME = "results.json"  # lm-eval turns an --output_path ending in .json 
 STALE_DIR = "stale"
 FOLDED_MARKER = "aura_eval_folded.json"  # written last into a folded checkpoint: the export is complete
 PLACEMENT_FLAGS = ("output_path", "include_path")  # where files go or are found: not what the numbers are
+RUN_ENV = ("AURA_TOXICITY_SCORER", "AURA_DATA_DIR", "AURA_DETOXIFY_CHECKPOINT", "AURA_DETOXIFY_CONFIG_DIR")
 FLAG_DEFAULTS = {"device": None, "limit": None, "metadata": {}, "log_samples": False, "seed": None}
 
 
@@ -189,6 +190,11 @@ def run_key(args: list[str], root: Path) -> dict:
     for name, value in parse_flags(args).items():
         if name not in PLACEMENT_FLAGS:
             key[name] = normalised_flag(name, value, root)
+    # Settings the lm_eval process reads from the environment (they win over --metadata); only those set,
+    # so a run record without them still matches a rerun without them.
+    environment = {name: normalised_value(name, os.environ[name], root) for name in RUN_ENV if os.environ.get(name)}
+    if environment:
+        key["environment"] = environment
     return key
 
 
@@ -242,7 +248,11 @@ def describe_change(old: dict | None, new: dict) -> str:
         before, after = old.get(name), new.get(name)
         if before == after:
             continue
-        if isinstance(before, dict) and isinstance(after, dict):
+        if name == "environment":
+            changes += [f"${sub} changed {shown((before or {}).get(sub))} -> {shown((after or {}).get(sub))}"
+                        for sub in sorted(set(before or {}) | set(after or {}))
+                        if (before or {}).get(sub) != (after or {}).get(sub)]
+        elif isinstance(before, dict) and isinstance(after, dict):
             changes += [f"--{name} {sub} changed {shown(before.get(sub))} -> {shown(after.get(sub))}"
                         for sub in sorted(set(before) | set(after)) if before.get(sub) != after.get(sub)]
         else:
