@@ -324,8 +324,15 @@ def test_zero_shot_tasks_the_group_skipped_are_named(tmp_path):
                   aura_config("base"))
     frame = report.build_report(tmp_path, formats=("md",))
     assert frame["zeroshot_skipped"].tolist() == ["hellaswag, winogrande"]
+    text = (tmp_path / "leaderboard.md").read_text()  # shared by every row: one note, not a column
+    assert "0-shot tasks skipped (no data file): hellaswag, winogrande" in text and "| 0-shot tasks skipped |" not in text
+    # rows that skipped different tasks show a column
+    group = {"acc,none": 0.4, SKIPPED_KEY: ["winogrande"]}
+    write_results(tmp_path / "results_b.json", {"aura_zeroshot": group, "piqa": {"acc,none": 0.4}},
+                  aura_config("aura"))
+    report.build_report(tmp_path, formats=("md",))
     text = (tmp_path / "leaderboard.md").read_text()
-    assert "| 0-shot tasks skipped |" in text and "| hellaswag, winogrande |" in text
+    assert "| 0-shot tasks skipped |" in text and "| hellaswag, winogrande |" in text and "| winogrande |" in text
 
 
 def test_pareto_png_is_written(board):

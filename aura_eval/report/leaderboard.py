@@ -294,8 +294,8 @@ def section_columns(section: str) -> list[Shown]:
 def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
     """The tables to show (main, toxicity details, zero-shot per task) and the notes above them.
 
-    Columns without any value are left out; scorer, data and the paired-statistics note become a note
-    above the tables when all rows share them.
+    Columns without any value are left out; scorer, data, skipped zero-shot tasks and the paired-statistics
+    note become a note above the tables when all rows share them.
     """
     notes, extra_columns = [], []
     for column, what in (("toxicity_scorer", "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
@@ -309,7 +309,12 @@ def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
     if paired_note:
         notes.append(paired_note)
     sections = {section: section_columns(section) for section in TITLES}
-    sections["main"] += list(VERDICTS) + [Shown("zeroshot_skipped", "0-shot tasks skipped", "text")]
+    sections["main"] += list(VERDICTS)
+    skipped = {value for value in frame.get("zeroshot_skipped", []) if value}
+    if len(skipped) == 1 and all(frame["zeroshot_skipped"].astype(bool) | frame["zeroshot_avg"].isna()):
+        notes.append(f"0-shot tasks skipped (no data file): {skipped.pop()}")  # the same for every row
+    else:
+        sections["main"].append(Shown("zeroshot_skipped", "0-shot tasks skipped", "text"))
     sections["main"] += extra_columns + [Shown("limit", "--limit", "text")]
     if not paired_note:
         sections["main"].append(Shown("paired_notes", "Paired statistics", "text"))
