@@ -34,37 +34,30 @@ def json_object(text: str) -> dict:
     return value
 
 
+def _checked(text: str, cast, ok, expected: str):
+    """`cast(text)` when it parses and passes `ok`, else argparse's one-line "must be ..." error."""
+    try:
+        value = cast(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number >= 1 (sizes, counts, lengths)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
+    return _checked(text, int, lambda v: v >= 1, "a whole number >= 1")
 
 
 def unit_float(text: str) -> float:
     """A number in [0, 1] (alpha)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
-    return value
+    return _checked(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 
 
 def positive_number(text: str) -> float:
     """A number > 0 (lm-eval --limit: a count, or a fraction below 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0 (documents per task, or a fraction), got {text!r}")
-    return value
+    return _checked(text, float, lambda v: 0 < v < float("inf"), "a number > 0 (documents per task, or a fraction)")
 
 
 def lm_eval_batch_size(text: str) -> str:
