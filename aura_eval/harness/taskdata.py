@@ -109,18 +109,23 @@ def resolve_data_file(kind: str, metadata: Mapping[str, Any]) -> Path | None:
     """The local file for `kind`, or None to use the Hub default."""
     spec = KINDS[kind]
     data_dir, origin = data_dir_from(metadata)
-    explicit = metadata.get(spec.file_key)
-    if explicit:
-        path = Path(str(explicit)).expanduser()
-        if not path.is_absolute():
-            path = (data_dir or Path.cwd()) / path
-        path = path.resolve()
-        if not path.is_file():
-            raise DataFileError(f"{spec.file_key}={explicit!r} does not exist (resolved to {path}).")
+    path = named_file(spec.file_key, metadata, data_dir)
+    if path is not None or data_dir is None:
         return path
-    if data_dir is None:
-        return None
     return discover(kind, data_dir, origin)
+
+
+def named_file(file_key: str, metadata: Mapping[str, Any], data_dir: Path | None) -> Path | None:
+    """The file that metadata `file_key` names (absolute, or relative to the data dir, else the working
+    directory), or None when the key is not set; a name that is no file raises."""
+    explicit = metadata.get(file_key)
+    if not explicit:
+        return None
+    path = Path(str(explicit)).expanduser()
+    path = (path if path.is_absolute() else (data_dir or Path.cwd()) / path).resolve()
+    if not path.is_file():
+        raise DataFileError(f"{file_key}={explicit!r} does not exist (resolved to {path}).")
+    return path
 
 
 def discover(kind: str, data_dir: Path, origin: str = "data_dir") -> Path:

@@ -34,7 +34,14 @@ from lm_eval.api.task import ConfigurableTask
 from lm_eval.config.group import GroupConfig
 from lm_eval.tasks._yaml_loader import load_yaml
 
-from aura_eval.harness.taskdata import DATA_DIR_ENV_VAR, DataFileError, SourcedDatasetDict, data_dir_from, read_jsonl
+from aura_eval.harness.taskdata import (
+    DATA_DIR_ENV_VAR,
+    DataFileError,
+    SourcedDatasetDict,
+    data_dir_from,
+    named_file,
+    read_jsonl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,15 +168,9 @@ def spec_of(task: str) -> ZeroShotSpec:
 def zeroshot_file(spec: ZeroShotSpec, metadata: Mapping[str, Any]) -> Path | None:
     """The local file of a member, or None (then: the Hub without a data folder, skipped with one)."""
     data_dir, _ = data_dir_from(metadata)
-    explicit = metadata.get(spec.file_key)
-    if explicit:
-        path = Path(str(explicit)).expanduser()
-        path = (path if path.is_absolute() else (data_dir or Path.cwd()) / path).resolve()
-        if not path.is_file():
-            raise DataFileError(f"{spec.file_key}={explicit!r} does not exist (resolved to {path}).")
+    path = named_file(spec.file_key, metadata, data_dir)
+    if path is not None or data_dir is None:
         return path
-    if data_dir is None:
-        return None
     exact = data_dir / spec.file_name
     if exact.is_file():
         return exact
