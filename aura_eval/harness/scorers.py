@@ -279,7 +279,8 @@ class DetoxifyScorer:
         model.to(_device()).eval()
         self._model = detoxify_class(model, tokenizer, detoxify_class_names(loaded, path), _device())
         self.provenance = {WEIGHTS_KEY: path.name, SHA256_KEY: sha256}
-        logger.info("Scorer %s: %s (sha256 %s), config from %s", self.name, path, sha256, config or arch["model_type"])
+        logger.info("Scorer %s: %s (sha256 %s), config from %s", self.name, printable(path), sha256,
+                    printable(config or arch["model_type"]))
 
     @classmethod
     def from_env(cls, variant: str) -> DetoxifyScorer:
@@ -584,8 +585,8 @@ def check_detoxify_fit(path: Path, loading_info: Mapping[str, Any], model: str) 
     )
     if not missing and not other_shape:
         return
-    problems = [f"{len(missing)} weights missing, e.g. {', '.join(missing[:3])}"] if missing else []
-    problems += [f"{len(other_shape)} of another shape, e.g. {', '.join(other_shape[:3])}"] if other_shape else []
+    problems = [f"{len(missing)} weights missing, e.g. {printable(', '.join(missing[:3]))}"] if missing else []
+    problems += [f"{len(other_shape)} of another shape, e.g. {printable(', '.join(other_shape[:3]))}"] if other_shape else []
     raise ScorerLoadError(
         f"The checkpoint {path} does not fit {model} (another architecture or size?): {'; '.join(problems)}. "
         "Use the checkpoint and the config folder of the same base model."
@@ -629,7 +630,7 @@ def check_all_weights_loaded(target: str, loading_info: Mapping[str, object]) ->
         str(key[0] if isinstance(key, tuple) else key) for key in loading_info.get("mismatched_keys") or ()
     )
     if random_init:
-        shown = ", ".join(random_init[:6]) + (f" and {len(random_init) - 6} more" if len(random_init) > 6 else "")
+        shown = printable(", ".join(random_init[:6])) + (f" and {len(random_init) - 6} more" if len(random_init) > 6 else "")
         raise ScorerLoadError(
             f"The classifier {target!r} lacks trained weights for {shown}: transformers initialised them at random, "
             "so its scores would be noise. Use a sequence-classification checkpoint fine-tuned for toxicity, "

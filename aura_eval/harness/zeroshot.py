@@ -37,6 +37,7 @@ from lm_eval.api.task import ConfigurableTask
 from lm_eval.config.group import GroupConfig
 from lm_eval.tasks._yaml_loader import load_yaml
 
+from aura_eval.core.text import printable
 from aura_eval.harness.taskdata import (
     DATA_DIR_ENV_VAR,
     DataFileError,
@@ -266,7 +267,7 @@ def zeroshot_file(spec: ZeroShotSpec, metadata: Mapping[str, Any]) -> Path | Non
     )
     if len(candidates) > 1:
         raise DataFileError(
-            f"Several files in {data_dir} could hold {spec.task}: {', '.join(p.name for p in candidates)}. "
+            f"Several files in {data_dir} could hold {spec.task}: {', '.join(printable(p.name) for p in candidates)}. "
             f"Keep one, name one {spec.file_name}, or choose with metadata {spec.file_key}=NAME."
         )
     return candidates[0] if candidates else None
@@ -343,7 +344,7 @@ class ZeroShotFile:
             raise DataFileError(f"{self.path}: a field changes type between lines ({err}).") from err
         result = SourcedDatasetDict({self.spec.split: split})
         result.source = str(self.path)
-        logger.info("%s: %d documents from %s", self.spec.task, len(docs), self.path)
+        logger.info("%s: %d documents from %s", self.spec.task, len(docs), printable(self.path))
         return result
 
     def __repr__(self) -> str:
