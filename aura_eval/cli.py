@@ -108,23 +108,28 @@ def method_config(args) -> InterventionConfig | None:
 
 
 def cmd_info(args) -> int:
+    """The header's fields, one a line; every value from the file goes through `printable`, so a crafted
+    header (its digest recomputed) cannot clear the screen, move the cursor or print a line of its own."""
     from aura_eval.core.intervention import Intervention
+    from aura_eval.core.text import printable
 
     config = method_config(args)
     iv = Intervention.load(args.state)
     if config is not None:
         iv = iv.with_config(config)
     info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
+    if args.json:  # ensure_ascii: every control and non-ASCII character is a \uXXXX escape
+        print(json.dumps(info, indent=2, default=str, ensure_ascii=True))
         return 0
-    for key in ("variant", "model_name", "model", "gguf_file", "pooling", "n_toxic", "n_nontoxic", "data_source",
-                "data_hash", "seed", "aura_eval_version"):
-        print(f"{key:>18}: {info.get(key)}")
-    print(f"{'architecture':>18}: {info.get('fingerprint', {}).get('architecture')}")
-    print(f"{'module patterns':>18}: {' '.join(info.get('module_patterns') or [])}")
-    for key, value in info["summary"].items():
-        print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    fingerprint = info.get("fingerprint")
+    patterns = info.get("module_patterns")
+    rows = [(key, info.get(key)) for key in ("variant", "model_name", "model", "gguf_file", "pooling", "n_toxic",
+                                             "n_nontoxic", "data_source", "data_hash", "seed", "aura_eval_version")]
+    rows.append(("architecture", fingerprint.get("architecture") if isinstance(fingerprint, dict) else None))
+    rows.append(("module patterns", " ".join(map(str, patterns)) if isinstance(patterns, list) else patterns or ""))
+    rows += [(key, f"{value:.4f}" if isinstance(value, float) else value) for key, value in info["summary"].items()]
+    for key, value in rows:
+        print(f"{key:>18}: {printable(value)}")
     return 0
 
 

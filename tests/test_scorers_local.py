@@ -12,6 +12,8 @@ import ast
 import copy
 import hashlib
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -222,11 +224,56 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(detoxify_files, monke
     with pytest.raises(ScorerLoadError) as info:
         get_scorer("detoxify-original")
     message = str(info.value)
-    assert message.startswith(f"Refused the checkpoint {evil}:") and "(it holds io.open)" in message
+    assert message.startswith(f"Refused the checkpoint {evil}: it asks to import io.open (not a plain tensor file)")
     assert "\n" not in message
     assert not marker.exists()
     torch.load(evil, weights_only=False)  # the payload is live: an unsafe load runs it
     assert marker.exists()
+
+
+class Shell:
+    """Unpickling this object runs a shell command that creates `marker`: what a malicious .ckpt does."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle-protocol-2", "pickle-protocol-4"])
+def test_a_checkpoint_that_would_run_a_shell_command_names_the_import(how, detoxify_files, monkeypatch, tmp_path):
+    """torch 2.13 words this "Trying to load unsupported GLOBAL posix.system"; a bare pickle of protocol 4 it
+    rejects as "Unsupported operand 149" without a name, which is then read from the opcodes (never run)."""
+    import pickle
+
+    checkpoint, config_dir = detoxify_files
+    marker = tmp_path / "shell-ran"
+    evil = tmp_path / "evil.ckpt"
+    payload = {"config": detoxify_config(str(config_dir)) | {"hook": Shell(marker)}, "state_dict": {}}
+    if how == "torch.save":
+        write_checkpoint(evil, payload["state_dict"], payload["config"])
+    else:
+        evil.write_bytes(pickle.dumps(payload, protocol=int(how[-1])))
+    message = load_error(monkeypatch, evil, config_dir)
+    system = f"{os.system.__module__}.system"  # posix.system here, nt.system on Windows
+    assert message.startswith(f"Refused the checkpoint {evil}: it asks to import {system} (not a plain tensor file)")
+    assert not marker.exists()
+
+
+def test_pickle_imports_reads_names_without_running_anything(tmp_path):
+    import pickle
+
+    from aura_eval.harness.scorers import pickle_imports
+
+    marker = tmp_path / "ran"
+    for protocol in (0, 2, 4, 5):
+        path = tmp_path / f"p{protocol}.pkl"
+        path.write_bytes(pickle.dumps([OrderedDict(a=1), Shell(marker)], protocol=protocol))
+        assert pickle_imports(path) == ["collections.OrderedDict", f"{os.system.__module__}.system"], protocol
+    (tmp_path / "junk").write_bytes(b"\x80\x04not a pickle")
+    assert pickle_imports(tmp_path / "junk") == []
+    assert not marker.exists()
 
 
 # -------------------------------------------------------------------------------------------- bad input
@@ -321,6 +368,53 @@ def test_checkpoint_that_is_not_detoxifys(detoxify_files, monkeypatch, tmp_path)
     too_many["arch"]["args"]["num_classes"] = len(CLASSES)
     path = write_checkpoint(tmp_path / "too-many.ckpt", random_state_dict(config_dir), too_many)
     assert "expected at most 6 class names" in load_error(monkeypatch, path, config_dir)
+
+
+def test_every_checkpoint_shape_error_is_one_line(detoxify_files, monkeypatch, tmp_path):
+    """Files in Detoxify's outer format whose inside is wrong: each a one-line message naming the part."""
+    import torch
+
+    _, config_dir = detoxify_files
+    weights = random_state_dict(config_dir)
+    config = detoxify_config(str(config_dir))
+
+    def error_for(name: str, state_dict, config) -> tuple[Path, str]:
+        path = write_checkpoint(tmp_path / f"{name}.ckpt", state_dict, config)
+        return path, load_error(monkeypatch, path, config_dir)
+
+    path, message = error_for("list", list(weights.values()), config)
+    assert message == (f"The checkpoint {path}: 'state_dict' is a list, not a dict of parameter name -> tensor "
+                       "(as Detoxify's .ckpt holds).")
+    path, message = error_for("not-tensor", OrderedDict(weights, extra=3), config)
+    assert message.startswith(f"The checkpoint {path}: state_dict['extra'] is a int; 'state_dict' must map")
+    path, message = error_for("int-key", {**weights, 7: torch.zeros(1)}, config)
+    assert message.startswith(f"The checkpoint {path}: state_dict[7] is a Tensor")
+    path, message = error_for("empty", {}, config)
+    assert message == f"The checkpoint {path}: 'state_dict' is empty; it holds no weights."
+    path, message = error_for("config-list", weights, [config])
+    assert message.startswith(f"The checkpoint {path}: 'config' is a list, not a dict")
+    path, message = error_for("arch-list", weights, config | {"arch": [config["arch"]]})
+    assert message.startswith(f"The checkpoint {path}: config.arch is a list, not a dict")
+    path, message = error_for("no-args", weights, config | {"arch": {"type": "BERT"}})
+    assert message.startswith(f"The checkpoint {path} lacks config.arch.args;")
+    bad_classes = copy.deepcopy(config)
+    bad_classes["dataset"]["args"]["classes"] = [["toxic"], "obscene"]  # unhashable names
+    path, message = error_for("classes", weights, bad_classes)
+    assert message.startswith(f"The checkpoint {path}: config.dataset.args.classes is [['toxic'], 'obscene'];")
+    bool_classes = copy.deepcopy(config)
+    bool_classes["arch"]["args"]["num_classes"] = True
+    path, message = error_for("bool", weights, bool_classes)
+    assert message == f"The checkpoint {path}: config.arch.args.num_classes is True."
+    # a tensor of another shape and a missing weight: named, with the shapes
+    reshaped = OrderedDict(weights)
+    reshaped["classifier.weight"] = torch.zeros(len(CLASSES), 8)
+    path, message = error_for("shape", reshaped, config)
+    assert "1 of another shape, e.g. classifier.weight [6, 8] vs [6, 16]" in message
+    missing = OrderedDict(weights)
+    del missing["classifier.bias"]
+    path, message = error_for("missing", missing, config)
+    assert message.startswith(f"The checkpoint {path} does not fit a BertForSequenceClassification")
+    assert "1 weights missing, e.g. classifier.bias" in message
 
 
 def test_fewer_class_names_than_outputs_like_detoxify_unbiased(detoxify_files, monkeypatch, tmp_path):

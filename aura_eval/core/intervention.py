@@ -263,7 +263,10 @@ class Intervention:
             raise StateFileError(f"{path}: tensors {sorted(set(tensors) ^ expected)[:4]} do not match the header's module list")
         auroc = {n: tensors[f"auroc.{n}"] for n in modules}
         alphas = {n: tensors[f"alpha.{n}"] for n in modules}
-        _check_tensors(path, auroc, alphas, (header.get("fingerprint") or {}).get("module_widths", {}))
+        fingerprint = header.get("fingerprint") or {}
+        if not isinstance(fingerprint, dict) or not isinstance(fingerprint.get("module_widths") or {}, dict):
+            raise StateFileError(f"{path}: header field 'fingerprint' must be an object with 'module_widths' an object")
+        _check_tensors(path, auroc, alphas, fingerprint.get("module_widths") or {})
         config = _header_config(header, path)
         _check_alphas_follow(path, config, auroc, alphas)
         meta = {k: v for k, v in header.items() if k not in RESERVED_FIELDS}

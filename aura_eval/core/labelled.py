@@ -24,6 +24,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from aura_eval.core.text import printable
+
 JIGSAW_OTHER_COLUMNS = ("severe_toxic", "obscene", "threat", "insult", "identity_hate")
 TEXT_COLUMNS = ("text", "comment_text", "sentence", "content")
 LABEL_COLUMNS = ("label", "toxic", "is_toxic", "labels")
@@ -166,7 +168,8 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, dict]]:
     try:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several unrelated types for a damaged file
-        raise DataFileError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err}).") from err
+        detail = printable(" ".join(str(err).split()))  # pyarrow's messages span lines and quote file bytes
+        raise DataFileError(f"{path}: not a readable Parquet file ({type(err).__name__}: {detail:.300}).") from err
     for i, row in enumerate(frame.to_dict("records"), start=1):
         yield f"{path} row {i}", row
 

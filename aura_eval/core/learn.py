@@ -20,6 +20,35 @@ from aura_eval.core.responses import collect_responses
 log = logging.getLogger(__name__)
 
 
+# Where a config states how many positions the model has, under the names transformers' configs use.
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+NO_TOKENIZER_LIMIT = 10**6  # transformers' stand-in for "no limit" is ~1e30; anything this large says nothing
+
+
+def model_context(model, tokenizer=None) -> int | None:
+    """How many tokens the model takes: the smallest position count its config states, else the tokenizer's
+    model_max_length when that is a real limit, else None (unknown)."""
+    config = getattr(model, "config", None)
+    stated = [getattr(config, key, None) for key in CONTEXT_KEYS]
+    stated = [n for n in stated if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+    if stated:
+        return min(stated)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < NO_TOKENIZER_LIMIT else None
+
+
+def fit_max_length(max_length: int | None, model, tokenizer=None) -> int | None:
+    """`max_length` clamped to the model's context (longer inputs index past its position table), with a
+    one-line note when the request was longer; None (no truncation) becomes the context when it is known."""
+    context = model_context(model, tokenizer)
+    if context is None or (max_length is not None and max_length <= context):
+        return max_length
+    if max_length is not None:
+        log.warning("max length %d (--max-length) is more than the model's %d positions: sentences are cut to %d tokens",
+                    max_length, context, context)
+    return context
+
+
 def learn_from_model(
     model,
     tokenizer,
@@ -37,6 +66,7 @@ def learn_from_model(
     n_toxic = sum(labels)
     if n_toxic == 0 or n_toxic == len(labels):
         raise ValueError(f"AurA needs both classes; got {n_toxic} toxic and {len(labels) - n_toxic} non-toxic sentences")
+    max_length = fit_max_length(max_length, model, tokenizer)
     patterns = parse_patterns(modules) or preset_for(model)
     hooked = resolve_modules(model, patterns)
     t0 = time.perf_counter()

@@ -36,6 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from aura_eval.core.text import printable
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCORER = "detoxify-original"
@@ -221,7 +223,7 @@ def _devices_here() -> list[str]:
 def _first_line(err: BaseException) -> str:
     """`Type: first line of the message`: errors of libraries below often span many lines; ours are one line."""
     lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0].strip()}" if lines else type(err).__name__
+    return f"{type(err).__name__}: {printable(lines[0].strip())}" if lines else type(err).__name__
 
 
 def _chunks(texts: Sequence[str], size: int):
@@ -273,11 +275,12 @@ class DetoxifyScorer:
         sha256 = file_sha256(path)
         loaded = load_detoxify_checkpoint(path)
         arch = detoxify_arch(loaded, path, variant)
-        model, tokenizer = load_detoxify_model(arch, loaded["state_dict"], path, config)
+        model, tokenizer = load_detoxify_model(arch, detoxify_state_dict(loaded, path), path, config)
         model.to(_device()).eval()
         self._model = detoxify_class(model, tokenizer, detoxify_class_names(loaded, path), _device())
         self.provenance = {WEIGHTS_KEY: path.name, SHA256_KEY: sha256}
-        logger.info("Scorer %s: %s (sha256 %s), config from %s", self.name, path, sha256, config or arch["model_type"])
+        logger.info("Scorer %s: %s (sha256 %s), config from %s", self.name, printable(path), sha256,
+                    printable(config or arch["model_type"]))
 
     @classmethod
     def from_env(cls, variant: str) -> DetoxifyScorer:
@@ -369,6 +372,58 @@ def weights_digest(files: Sequence[Path]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+# torch words a refused import "Unsupported global: GLOBAL io.open ..." or "Trying to load unsupported GLOBAL
+# posix.system whose module posix is blocked" (2.13); either way the name follows "GLOBAL".
+_REFUSED_GLOBAL = re.compile(r"unsupported global:?\s+GLOBAL\s+([\w.]+)", re.IGNORECASE)
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+PICKLE_SCAN_LIMIT = 64 << 20  # bytes of pickle opcodes read to name an import; a checkpoint's pickle is small
+
+
+def pickle_imports(path: Path) -> list[str]:
+    """The `module.name` imports a pickle (or a torch zip file's data.pkl) asks for, read from its opcodes with
+    pickletools, which executes nothing. Best effort, for messages: [] when the file cannot be parsed."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name)[:PICKLE_SCAN_LIMIT] if name else b""
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(PICKLE_SCAN_LIMIT)
+        found, strings, memo = [], [], {}
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in _STRING_OPS:
+                strings.append(arg)
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+                memo[arg] = strings[-1]
+            elif op.name == "MEMOIZE" and strings:
+                memo[len(memo)] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and arg in memo:
+                strings.append(memo[arg])
+            elif op.name in ("GLOBAL", "INST"):
+                found.append(".".join(str(arg).split(" ", 1)))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+        return found
+    except Exception:  # a truncated or foreign file: nothing to name
+        return []
+
+
+def _plain_import(name: str) -> bool:
+    """An import every torch.save file makes (tensor rebuilding, OrderedDict), which weights_only allows."""
+    return name.startswith(("torch.", "collections.OrderedDict", "_codecs.encode", "builtins.set"))
+
+
+def _refused_import(err: BaseException, path: Path) -> str | None:
+    found = _REFUSED_GLOBAL.search(str(err))
+    if found:
+        return found.group(1).rstrip(".")
+    return next((name for name in pickle_imports(path) if not _plain_import(name)), None)
+
+
 def load_detoxify_checkpoint(path: Path) -> dict:
     """torch.load with weights_only=True: tensors and plain containers only, no code; refuse anything else."""
     import torch
@@ -376,19 +431,18 @@ def load_detoxify_checkpoint(path: Path) -> dict:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if found:
+        refused = _refused_import(err, path)
+        if refused:
             raise ScorerLoadError(
-                f"Refused the checkpoint {path}: it holds Python objects other than tensors and plain containers "
-                f"(it holds {found.group(1)}), which only an unsafe torch.load(weights_only=False) would build, "
-                "running code from the file. Re-save its 'config' and 'state_dict' as plain dicts of tensors on a "
-                "machine you trust."
+                f"Refused the checkpoint {path}: it asks to import {printable(refused)} (not a plain tensor file); "
+                "only an unsafe torch.load(weights_only=False) would do that, running code from the file. Re-save "
+                "its 'config' and 'state_dict' as plain dicts of tensors on a machine you trust."
             ) from err
         detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(err))
         raise ScorerLoadError(
             f"Cannot read the checkpoint {path}: torch.load(weights_only=True) rejects it "
-            f"({detail.group(1).strip() if detail else 'not a pickle of tensors'}). Expected Detoxify's .ckpt "
-            "(a torch file with 'config' and 'state_dict')."
+            f"({printable(detail.group(1).strip()) if detail else 'not a pickle of tensors'}). Expected Detoxify's "
+            ".ckpt (a torch file with 'config' and 'state_dict')."
         ) from err
     except Exception as err:
         raise ScorerLoadError(
@@ -399,15 +453,47 @@ def load_detoxify_checkpoint(path: Path) -> dict:
         keys = sorted(map(str, loaded)) if isinstance(loaded, Mapping) else type(loaded).__name__
         raise ScorerLoadError(
             f"The checkpoint {path} is not in Detoxify's format: expected a dict with 'config' and 'state_dict', "
-            f"found {keys}."
+            f"found {printable(repr(keys))}."
+        )
+    if not isinstance(loaded["config"], Mapping):
+        raise ScorerLoadError(
+            f"The checkpoint {path}: 'config' is a {type(loaded['config']).__name__}, not a dict; Detoxify's "
+            ".ckpt has config.arch.args and config.dataset.args."
         )
     return dict(loaded)
+
+
+def detoxify_state_dict(loaded: Mapping, path: Path) -> dict:
+    """The checkpoint's weights: a dict of parameter name -> tensor, or a one-line error saying what it is."""
+    import torch
+
+    state_dict = loaded["state_dict"]
+    if not isinstance(state_dict, Mapping):
+        raise ScorerLoadError(
+            f"The checkpoint {path}: 'state_dict' is a {type(state_dict).__name__}, not a dict of parameter "
+            "name -> tensor (as Detoxify's .ckpt holds)."
+        )
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ScorerLoadError(
+                f"The checkpoint {path}: state_dict[{printable(repr(key)):.80}] is a {type(value).__name__}; "
+                "'state_dict' must map parameter names (strings) to tensors."
+            )
+    if not state_dict:
+        raise ScorerLoadError(f"The checkpoint {path}: 'state_dict' is empty; it holds no weights.")
+    return dict(state_dict)
 
 
 def _field(loaded: Mapping, path: Path, *keys: str) -> Any:
     value: Any = loaded
     for depth, key in enumerate(keys):
-        if not isinstance(value, Mapping) or key not in value:
+        if depth and not isinstance(value, Mapping):
+            raise ScorerLoadError(
+                f"The checkpoint {path}: {'.'.join(keys[:depth])} is a {type(value).__name__}, not a dict; "
+                "Detoxify's .ckpt has config.arch.args (model_type, model_name, tokenizer_name, num_classes) and "
+                "config.dataset.args.classes."
+            )
+        if key not in value:
             raise ScorerLoadError(
                 f"The checkpoint {path} lacks {'.'.join(keys[: depth + 1])}; Detoxify's .ckpt has "
                 "config.arch.args (model_type, model_name, tokenizer_name, num_classes) and config.dataset.args.classes."
@@ -425,13 +511,13 @@ def detoxify_arch(loaded: Mapping, path: Path, variant: str) -> dict[str, Any]:
         others = [f"detoxify-{v}" for v, cls in DETOXIFY_MODEL_CLASSES.items() if cls == arch["model_name"]]
         hint = f"; it fits {others[0]}" if others else ""
         raise ScorerLoadError(
-            f"The checkpoint {path} holds a {arch['model_name']!r}, but detoxify-{variant} is a {expected}{hint}."
+            f"The checkpoint {path} holds a {arch['model_name']!r:.80}, but detoxify-{variant} is a {expected}{hint}."
         )
     for key in ("model_type", "tokenizer_name"):
         if not isinstance(arch[key], str) or not arch[key]:
-            raise ScorerLoadError(f"The checkpoint {path}: config.arch.args.{key} is {arch[key]!r}, not a name.")
-    if not isinstance(arch["num_classes"], int) or arch["num_classes"] < 1:
-        raise ScorerLoadError(f"The checkpoint {path}: config.arch.args.num_classes is {arch['num_classes']!r}.")
+            raise ScorerLoadError(f"The checkpoint {path}: config.arch.args.{key} is {arch[key]!r:.80}, not a name.")
+    if not isinstance(arch["num_classes"], int) or isinstance(arch["num_classes"], bool) or arch["num_classes"] < 1:
+        raise ScorerLoadError(f"The checkpoint {path}: config.arch.args.num_classes is {arch['num_classes']!r:.80}.")
     return arch
 
 
@@ -446,10 +532,12 @@ def detoxify_class_names(loaded: Mapping, path: Path) -> list[str]:
     and its predict names only the first ones), never more."""
     classes = _field(loaded, path, "config", "dataset", "args", "classes")
     num_classes = _field(loaded, path, "config", "arch", "args", "num_classes")
-    names = [JIGSAW_NAMES.get(c, c) for c in classes] if isinstance(classes, list) else None
+    names = None
+    if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
+        names = [JIGSAW_NAMES.get(c, c) for c in classes]
     if names is None or len(names) > num_classes or names.count("toxicity") != 1:
         raise ScorerLoadError(
-            f"The checkpoint {path}: config.dataset.args.classes is {classes!r}; expected at most {num_classes} "
+            f"The checkpoint {path}: config.dataset.args.classes is {classes!r:.200}; expected at most {num_classes} "
             "class names (config.arch.args.num_classes) with exactly one 'toxic' or 'toxicity'."
         )
     return names
@@ -476,8 +564,13 @@ def load_detoxify_model(arch: Mapping[str, Any], state_dict: Mapping, path: Path
             f"Could not load the config/tokenizer {source!r} for {path.name}: {_first_line(err)}. Without network, "
             f"copy the base model's Hugging Face folder and name it with {DETOXIFY_CONFIG_ENV_VAR}. {OFFLINE_HINT}"
         ) from err
-    model, info = model_class.from_pretrained(None, config=config, state_dict=dict(state_dict),
-                                              output_loading_info=True, ignore_mismatched_sizes=True)
+    try:
+        model, info = model_class.from_pretrained(None, config=config, state_dict=dict(state_dict),
+                                                  output_loading_info=True, ignore_mismatched_sizes=True)
+    except Exception as err:  # weights transformers cannot take at all (dtype, a shape it does not compare)
+        raise ScorerLoadError(
+            f"The checkpoint {path} does not fit a {arch['model_name']} configured by {source}: {_first_line(err)}."
+        ) from err
     check_detoxify_fit(path, info, f"a {arch['model_name']} configured by {source}")
     tokenizer.model_max_length = min(512, tokenizer.model_max_length or 512)  # texts past 512 tokens: truncated
     return model, tokenizer
@@ -492,8 +585,8 @@ def check_detoxify_fit(path: Path, loading_info: Mapping[str, Any], model: str) 
     )
     if not missing and not other_shape:
         return
-    problems = [f"{len(missing)} weights missing, e.g. {', '.join(missing[:3])}"] if missing else []
-    problems += [f"{len(other_shape)} of another shape, e.g. {', '.join(other_shape[:3])}"] if other_shape else []
+    problems = [f"{len(missing)} weights missing, e.g. {printable(', '.join(missing[:3]))}"] if missing else []
+    problems += [f"{len(other_shape)} of another shape, e.g. {printable(', '.join(other_shape[:3]))}"] if other_shape else []
     raise ScorerLoadError(
         f"The checkpoint {path} does not fit {model} (another architecture or size?): {'; '.join(problems)}. "
         "Use the checkpoint and the config folder of the same base model."
@@ -537,7 +630,7 @@ def check_all_weights_loaded(target: str, loading_info: Mapping[str, object]) ->
         str(key[0] if isinstance(key, tuple) else key) for key in loading_info.get("mismatched_keys") or ()
     )
     if random_init:
-        shown = ", ".join(random_init[:6]) + (f" and {len(random_init) - 6} more" if len(random_init) > 6 else "")
+        shown = printable(", ".join(random_init[:6])) + (f" and {len(random_init) - 6} more" if len(random_init) > 6 else "")
         raise ScorerLoadError(
             f"The classifier {target!r} lacks trained weights for {shown}: transformers initialised them at random, "
             "so its scores would be noise. Use a sequence-classification checkpoint fine-tuned for toxicity, "

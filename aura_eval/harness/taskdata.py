@@ -29,6 +29,7 @@ from typing import Any
 import datasets
 
 from aura_eval.core.labelled import LABEL_RULE, DataFileError, labelled_rows, read_jsonl, read_records
+from aura_eval.core.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def discover(kind: str, data_dir: Path, origin: str = "data_dir") -> Path:
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
-        names = ", ".join(p.name for p in candidates)
+        names = ", ".join(printable(p.name) for p in candidates)
         raise DataFileError(
             f"Several files in {data_dir} could hold the {spec.description}: {names}. "
             f"Keep one, or choose with metadata {spec.file_key}=NAME."
@@ -202,7 +203,7 @@ def _sourced(rows: list[dict], source: str, **run_metadata: Any) -> SourcedDatas
     result = SourcedDatasetDict({SPLIT: datasets.Dataset.from_list(rows)})
     result.source = source
     result.run_metadata = run_metadata
-    logger.info("Loaded %d documents from %s", len(rows), source)
+    logger.info("Loaded %d documents from %s", len(rows), printable(source))
     return result
 
 
@@ -236,7 +237,7 @@ def load_rtp(**metadata: Any) -> SourcedDatasetDict:
     if dropped:
         logger.warning(
             "%s: dropped %d of %d prompts that lack prompt.toxicity (recorded as rtp_dropped_no_toxicity)",
-            source, dropped, len(records),
+            printable(source), dropped, len(records),
         )
     random.Random(int(metadata.get("rtp_seed", DEFAULT_RTP_SEED))).shuffle(rows)
     preprompts = metadata.get("preprompts")

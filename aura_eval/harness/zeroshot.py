@@ -9,6 +9,9 @@ with `--tasks piqa` on the same documents. Only where the documents come from ch
   file matching ``<task>_*.jsonl`` / ``<task>-*.jsonl``, e.g. ``piqa_dev.jsonl``);
 - a file holds the documents of the split lm-eval evaluates (`ZeroShotSpec.split`), one JSON object a line
   with the dataset's original fields (`ZeroShotSpec.layout`);
+- every line is checked for the fields and types of the Hub dataset, then for meaning (a label among the
+  choices, an answerKey among the labels, ...: see "meaning checks"), each error naming file, line and
+  field; `check_zeroshot_files` does this without lm-eval or a model, before a runner loads one;
 - a member without a file is read from the Hub as lm-eval does when no data folder is set, and is SKIPPED
   when one is: a data folder means "offline, on these files".
 
@@ -23,7 +26,7 @@ results JSON at ``results["aura_zeroshot"]["skipped_tasks"]`` (also under ``grou
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from lm_eval.api.task import ConfigurableTask
 from lm_eval.config.group import GroupConfig
 from lm_eval.tasks._yaml_loader import load_yaml
 
+from aura_eval.core.text import printable
 from aura_eval.harness.taskdata import (
     DATA_DIR_ENV_VAR,
     DataFileError,
@@ -91,6 +95,87 @@ def _label(*allowed: Any) -> FieldType:
     return FieldType(shown, _one_of(*allowed))
 
 
+# ------------------------------------------------------------------------------------ meaning checks
+#
+# The types above say a document can be read; these say it is a question lm-eval can score as intended.
+# Each returns (field, problem) for the first thing wrong, or None. They mirror what lm-eval's YAML does with
+# the fields (`choices.label.index(answerKey)`, `int(label)` as an index into `endings`, ...), so a document
+# that passes cannot crash lm-eval mid-run nor be scored against an answer that is not among its choices.
+
+Problem = tuple[str, str] | None
+
+
+def _blank_choice(choices: list[str], field: str) -> Problem:
+    blank = [i for i, text in enumerate(choices) if not text.strip()]
+    return (field, f"choice {blank[0]} is blank; every choice needs text") if blank else None
+
+
+def _filled(*names: str) -> Callable[[Mapping[str, Any]], Problem]:
+    """piqa / social_iqa: one field per choice, each with text (the label's range is the type check's)."""
+
+    def check(doc: Mapping[str, Any]) -> Problem:
+        return next(((name, "is blank; every choice needs text") for name in names if not doc[name].strip()), None)
+
+    return check
+
+
+def _hellaswag(doc: Mapping[str, Any]) -> Problem:
+    endings, gold = doc["endings"], int(doc["label"])
+    if len(endings) < 2:
+        return "endings", f"holds {len(endings)} ending; a question needs at least 2"
+    if gold >= len(endings):
+        return "label", f"is {doc['label']!r} but there are {len(endings)} endings (label counts from '0')"
+    return _blank_choice(endings, "endings")
+
+
+def _winogrande(doc: Mapping[str, Any]) -> Problem:
+    blanks = doc["sentence"].count("_")
+    if blanks != 1:
+        return "sentence", f"holds {blanks} '_' blanks; it needs exactly one (where option1 or option2 goes)"
+    return _filled("option1", "option2")(doc)
+
+
+def _lettered(strip_key: bool) -> Callable[[Mapping[str, Any]], Problem]:
+    """arc / openbookqa: choices {text, label} of one length, distinct labels, answerKey among them
+    (openbookqa's YAML strips leading spaces from answerKey, arc's does not)."""
+
+    def check(doc: Mapping[str, Any]) -> Problem:
+        texts, labels = doc["choices"]["text"], doc["choices"]["label"]
+        if len(texts) != len(labels):
+            return "choices", f"has {len(texts)} texts but {len(labels)} labels; they pair up one to one"
+        if len(texts) < 2:
+            return "choices.text", f"holds {len(texts)} choice; a question needs at least 2"
+        if len(set(labels)) != len(labels):
+            return "choices.label", f"repeats a label ({labels!r:.80}); each choice needs its own"
+        key = doc["answerKey"].lstrip() if strip_key else doc["answerKey"]
+        if key not in labels:
+            return "answerKey", f"is {doc['answerKey']!r:.40}, not one of the choice labels {labels!r:.80}"
+        return _blank_choice(texts, "choices.text")
+
+    return check
+
+
+def _truthfulqa_mc2(doc: Mapping[str, Any]) -> Problem:
+    choices, labels = doc["mc2_targets"]["choices"], doc["mc2_targets"]["labels"]
+    if len(choices) != len(labels):
+        return "mc2_targets", f"has {len(choices)} choices but {len(labels)} labels; they pair up one to one"
+    if not set(labels) <= {0, 1}:
+        return "mc2_targets.labels", f"holds {sorted(set(labels) - {0, 1})!r:.40}; labels are 1 (true) or 0 (false)"
+    if 1 not in labels or 0 not in labels:
+        missing = "true (1)" if 1 not in labels else "false (0)"
+        return "mc2_targets.labels", (f"has no {missing} answer; MC2 needs at least one true and one false answer "
+                                      "(with only true ones every model scores 1.0)")
+    return _blank_choice(choices, "mc2_targets.choices")
+
+
+def _triviaqa(doc: Mapping[str, Any]) -> Problem:
+    if not doc["question"].strip():
+        return "question", "is blank"
+    if not any(alias.strip() for alias in doc["answer"]["aliases"]):
+        return "answer.aliases", "holds no non-blank alias; exact match needs at least one answer to match"
+    return None
+
+
 # ------------------------------------------------------------------------------------ the members
 
 
@@ -99,7 +184,8 @@ class ZeroShotSpec:
     """One member of aura_zeroshot: lm-eval's task, its YAML inside lm-eval, and its documents' layout.
 
     `fields` are the original fields lm-eval's config reads (nested dicts for nested fields); a file may hold
-    more (they are kept and logged with the samples). `split` is the split lm-eval evaluates.
+    more (they are kept and logged with the samples). `split` is the split lm-eval evaluates. `meaning` checks,
+    once the types are right, that the document is a question lm-eval can score (see "meaning checks").
     """
 
     task: str
@@ -107,6 +193,7 @@ class ZeroShotSpec:
     dataset: str  # the Hub dataset, for messages and the README
     split: str
     fields: Mapping[str, FieldType | Mapping[str, FieldType]]
+    meaning: Callable[[Mapping[str, Any]], Problem]
 
     @property
     def file_key(self) -> str:
@@ -132,26 +219,27 @@ ZEROSHOT_SPECS: dict[str, ZeroShotSpec] = {
     spec.task: spec
     for spec in (
         ZeroShotSpec("piqa", "piqa/piqa.yaml", "baber/piqa", "validation",
-                     {"goal": TEXT, "sol1": TEXT, "sol2": TEXT, "label": _label(0, 1)}),
+                     {"goal": TEXT, "sol1": TEXT, "sol2": TEXT, "label": _label(0, 1)}, _filled("sol1", "sol2")),
         ZeroShotSpec("social_iqa", "siqa/siqa.yaml", "lighteval/siqa", "validation",
                      {"context": TEXT, "question": TEXT, "answerA": TEXT, "answerB": TEXT, "answerC": TEXT,
-                      "label": _label("1", "2", "3")}),
+                      "label": _label("1", "2", "3")}, _filled("answerA", "answerB", "answerC")),
         ZeroShotSpec("hellaswag", "hellaswag/hellaswag.yaml", "Rowan/hellaswag", "validation",
                      {"activity_label": TEXT, "ctx_a": TEXT, "ctx_b": TEXT, "endings": TEXTS,
-                      "label": _label("0", "1", "2", "3")}),
+                      "label": _label("0", "1", "2", "3")}, _hellaswag),
         ZeroShotSpec("winogrande", "winogrande/default.yaml", "allenai/winogrande (winogrande_xl)", "validation",
                      {"sentence": FieldType("a string with one '_' blank", lambda v: _is_str(v) and "_" in v),
-                      "option1": TEXT, "option2": TEXT, "answer": _label("1", "2")}),
+                      "option1": TEXT, "option2": TEXT, "answer": _label("1", "2")}, _winogrande),
         ZeroShotSpec("arc_easy", "arc/arc_easy.yaml", "allenai/ai2_arc (ARC-Easy)", "test",
-                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}, _lettered(strip_key=False)),
         ZeroShotSpec("arc_challenge", "arc/arc_challenge.yaml", "allenai/ai2_arc (ARC-Challenge)", "test",
-                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+                     {"question": TEXT, "choices": CHOICES, "answerKey": TEXT}, _lettered(strip_key=False)),
         ZeroShotSpec("openbookqa", "openbookqa/openbookqa.yaml", "allenai/openbookqa (main)", "test",
-                     {"question_stem": TEXT, "choices": CHOICES, "answerKey": TEXT}),
+                     {"question_stem": TEXT, "choices": CHOICES, "answerKey": TEXT}, _lettered(strip_key=True)),
         ZeroShotSpec("truthfulqa_mc2", "truthfulqa/truthfulqa_mc2.yaml", "truthfulqa/truthful_qa (multiple_choice)",
-                     "validation", {"question": TEXT, "mc2_targets": {"choices": TEXTS, "labels": INTS}}),
+                     "validation", {"question": TEXT, "mc2_targets": {"choices": TEXTS, "labels": INTS}},
+                     _truthfulqa_mc2),
         ZeroShotSpec("triviaqa", "triviaqa/default.yaml", "mandarjoshi/trivia_qa (rc.nocontext)", "validation",
-                     {"question": TEXT, "answer": {"aliases": TEXTS}}),
+                     {"question": TEXT, "answer": {"aliases": TEXTS}}, _triviaqa),
     )
 }
 
@@ -179,14 +267,15 @@ def zeroshot_file(spec: ZeroShotSpec, metadata: Mapping[str, Any]) -> Path | Non
     )
     if len(candidates) > 1:
         raise DataFileError(
-            f"Several files in {data_dir} could hold {spec.task}: {', '.join(p.name for p in candidates)}. "
+            f"Several files in {data_dir} could hold {spec.task}: {', '.join(printable(p.name) for p in candidates)}. "
             f"Keep one, name one {spec.file_name}, or choose with metadata {spec.file_key}=NAME."
         )
     return candidates[0] if candidates else None
 
 
 def check_document(spec: ZeroShotSpec, doc: Mapping[str, Any], where: str) -> None:
-    """Raise DataFileError naming the first field of `spec.fields` that `doc` lacks or holds wrongly."""
+    """Raise DataFileError naming the first field of `spec.fields` that `doc` lacks or holds wrongly, then the
+    first field whose meaning is wrong (a label past the choices, an answerKey not among the labels, ...)."""
 
     def check(fields: Mapping[str, Any], value: Mapping[str, Any], prefix: str) -> None:
         for name, kind in fields.items():
@@ -206,6 +295,10 @@ def check_document(spec: ZeroShotSpec, doc: Mapping[str, Any], where: str) -> No
                 )
 
     check(spec.fields, doc, "")
+    problem = spec.meaning(doc)
+    if problem is not None:
+        field, what = problem
+        raise DataFileError(f"{where}: field '{field}' {what} (in {spec.file_name}, as in {spec.dataset}).")
 
 
 def read_zeroshot_file(spec: ZeroShotSpec, path: Path) -> list[dict]:
@@ -217,6 +310,20 @@ def read_zeroshot_file(spec: ZeroShotSpec, path: Path) -> list[dict]:
     if not docs:
         raise DataFileError(f"{path}: no documents; expected one JSON object a line with {spec.layout}.")
     return docs
+
+
+def check_zeroshot_files(metadata: Mapping[str, Any], members: Iterable[str] | None = None) -> dict[str, Path]:
+    """Read and check every local file the group would read (all members, or `members`), without lm-eval's
+    task machinery or any model: a runner calls this before it loads a model, so that a wrong file costs no
+    minutes. Returns {member: file} for the members that have one; raises DataFileError like the group does.
+    """
+    found = {}
+    for spec in (spec_of(name) for name in (ZEROSHOT_SPECS if members is None else members)):
+        path = zeroshot_file(spec, metadata)
+        if path is not None:
+            read_zeroshot_file(spec, path)
+            found[spec.task] = path
+    return found
 
 
 class ZeroShotFile:
@@ -237,7 +344,7 @@ class ZeroShotFile:
             raise DataFileError(f"{self.path}: a field changes type between lines ({err}).") from err
         result = SourcedDatasetDict({self.spec.split: split})
         result.source = str(self.path)
-        logger.info("%s: %d documents from %s", self.spec.task, len(docs), self.path)
+        logger.info("%s: %d documents from %s", self.spec.task, len(docs), printable(self.path))
         return result
 
     def __repr__(self) -> str:
