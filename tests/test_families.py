@@ -43,6 +43,12 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "phi": ("PhiConfig", dict(DECODER, num_key_value_heads=2)),
     "stablelm": ("StableLmConfig", dict(DECODER, num_key_value_heads=2)),
     **{mt: (name, dict(DECODER, head_dim=16)) for mt, name in LLAMA_LIKE.items()},
+    # Gemma 3 4B+ (multimodal): a tiny vision tower next to the language model.
+    "gemma3": ("Gemma3Config", dict(
+        text_config=dict(DECODER, head_dim=16), initializer_range=0.2, mm_tokens_per_image=4,
+        boi_token_index=1, eoi_token_index=2, image_token_index=3,
+        vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=28, patch_size=14))),
 }
 # Each MoE config: a tiny model with 4 experts (Qwen2-MoE also has its dense shared expert).
 MOE = {"mixtral": "MixtralConfig", "qwen2_moe": "Qwen2MoeConfig", "olmoe": "OlmoeConfig"}
@@ -57,7 +63,10 @@ TEXTS_LABELS = [(text[: 20 + 7 * i].strip(), i % 2) for i, text in enumerate(COR
 def config_for(config_name: str, kwargs: dict, vocab_size: int):
     # getattr without a default: a config class missing from this transformers fails the test loudly.
     cls = getattr(transformers, config_name)
-    return cls(vocab_size=vocab_size, pad_token_id=0, bos_token_id=0, eos_token_id=0, **kwargs)
+    tokens = dict(vocab_size=vocab_size, pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    if "text_config" in kwargs:  # a multimodal config: the vocabulary is its language model's
+        return cls(**{**kwargs, "text_config": {**kwargs["text_config"], **tokens}})
+    return cls(**tokens, **kwargs)
 
 
 def tiny_model(config) -> nn.Module:
@@ -120,7 +129,7 @@ def test_family_learn_hook_fold_export(family, tokenizer, data_csv, tmp_path):
     # The preset resolves: every pattern matches one Linear-like layer in each block.
     hooked = resolve_modules(model)
     assert default_patterns(model) == PRESETS[family]
-    n_blocks = config.num_hidden_layers
+    n_blocks = config.get_text_config().num_hidden_layers
     assert len(hooked) == n_blocks * len(PRESETS[family]), list(hooked)
     assert all(is_linear_like(m) for m in hooked.values())
 
@@ -162,10 +171,11 @@ def test_family_learn_hook_fold_export(family, tokenizer, data_csv, tmp_path):
 
 
 # -- no preset: the structural fallback ------------------------------------------------------------
-@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"opt"}))
+@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"opt", "gemma3"}))
 def test_structure_finds_what_the_preset_names(family, monkeypatch, caplog):
     """With its preset removed, each family's MLP layers are found by structure, and they are the
-    preset's (OPT keeps fc1 / fc2 directly in the block, so it has no MLP child: see the next test)."""
+    preset's (OPT keeps fc1 / fc2 directly in the block, and multimodal Gemma 3 has two lists of
+    blocks: both are ambiguous, see test_real_ambiguous_structures)."""
     config_name, kwargs = FAMILIES[family]
     model = tiny_model(config_for(config_name, kwargs, 64))
     monkeypatch.delitem(PRESETS, family)
@@ -230,11 +240,17 @@ def test_two_block_lists_are_ambiguous():
         default_patterns(model)
 
 
-def test_opt_without_preset_is_an_error_not_a_guess(monkeypatch):
-    config_name, kwargs = FAMILIES["opt"]
+@pytest.mark.parametrize("family, why", [
+    ("opt", r"model.decoder.layers.0 has 0 children named like mlp.*--modules"),
+    ("gemma3", r"found 2 lists of repeated blocks \(model.vision_tower.encoder.layers \(1\), "
+               r"model.language_model.layers \(2\)\).*--modules"),
+])
+def test_real_ambiguous_structures(family, why, monkeypatch):
+    """Without their presets, OPT and multimodal Gemma 3 are errors that suggest --modules, not guesses."""
+    config_name, kwargs = FAMILIES[family]
     model = tiny_model(config_for(config_name, kwargs, 64))
-    monkeypatch.delitem(PRESETS, "opt")
-    with pytest.raises(ValueError, match=r"model.decoder.layers.0 has 0 children named like mlp.*--modules"):
+    monkeypatch.delitem(PRESETS, family)
+    with pytest.raises(ValueError, match=why):
         default_patterns(model)
 
 
@@ -287,3 +303,15 @@ def test_a_module_that_never_runs_is_refused(tokenizer):
     with pytest.raises(ValueError, match=r"1 hooked module\(s\) never ran their forward, e.g. transformer.h.0.mlp.dense_4h_to_h"):
         collect_responses(model, tokenizer, ["Have a nice day."], resolve_modules(model, "transformer.h.0.mlp.dense_*"),
                           progress=False)
+
+
+def test_moe_with_per_expert_linear_layers_is_refused_too():
+    """An older-style MoE (a ModuleList `experts` of small MLPs, e.g. remote code) has Linear layers
+    the structural fallback could hook; it is refused all the same, naming its dense Linear layers."""
+    block = Block()
+    block.mlp.experts = nn.ModuleList([nn.Linear(8, 16) for _ in range(4)])
+    block.mlp.shared = nn.Linear(8, 16)
+    model = Custom([block, copy.deepcopy(block)])
+    with pytest.raises(ValueError, match=r"'brand_new' is a mixture-of-experts model: its experts \(stack.\*.mlp.experts\)"
+                                         r".*--modules 'stack.\*.mlp.0 \| stack.\*.mlp.2 \| stack.\*.mlp.shared'"):
+        default_patterns(model)

@@ -34,6 +34,8 @@ PRESETS: dict[str, list[str]] = {
     "phi3": ["model.layers.*.mlp.gate_up_proj", "model.layers.*.mlp.down_proj"],  # gate_up_proj: fused
     "starcoder2": ["model.layers.*.mlp.c_fc", "model.layers.*.mlp.c_proj"],
 }
+# Gemma 3 from 4B up is multimodal (Gemma3ForConditionalGeneration): AurA hooks its language model only.
+PRESETS["gemma3"] = [p.replace("model.layers", "model.language_model.layers") for p in _LLAMA_MLP]
 for _llama_like in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2",
                     "smollm3", "granite", "stablelm", "cohere"):
     PRESETS[_llama_like] = _LLAMA_MLP
@@ -49,17 +51,6 @@ def model_type_of(model: nn.Module) -> str | None:
     return getattr(getattr(model, "config", None), "model_type", None)
 
 
-def preset_for(model: nn.Module) -> list[str]:
-    """The preset patterns for `model`, from its config's `model_type` (strict: no fallback)."""
-    model_type = model_type_of(model)
-    if model_type not in PRESETS:
-        raise ValueError(
-            f"No module preset for model_type={model_type!r}. Pass module patterns explicitly "
-            f"(e.g. --modules 'model.layers.*.mlp.down_proj'); presets exist for: {', '.join(sorted(PRESETS))}."
-        )
-    return list(PRESETS[model_type])
-
-
 def default_patterns(model: nn.Module) -> list[str]:
     """The patterns used when none are given: the preset of `model_type`; for a mixture-of-experts
     model, a refusal (see `refuse_moe`); otherwise the MLP Linear layers found by structure (logged once)."""
@@ -73,7 +64,6 @@ def default_patterns(model: nn.Module) -> list[str]:
         _announced.add(key)
         log.warning("no preset for model_type=%s; hooking by structure: %s", model_type, brace(patterns))
     return patterns
-
 
 
 def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
@@ -141,6 +131,7 @@ def output_width(module: nn.Module) -> int:
     )
 
 
+# -- no preset: the structural fallback, and the mixture-of-experts refusal ------------------------
 def brace(patterns: list[str]) -> str:
     """Patterns sharing a prefix written once: `model.layers.*.mlp.{fc_in,fc_out}`."""
     heads: dict[str, list[str]] = {}
@@ -235,7 +226,7 @@ def _dense_mlp_linear(model: nn.Module, experts: list[str]) -> list[str]:
     if not experts:
         return []
     parent = experts[0].rpartition(".")[0]
-    n_experts = max([c for f in _MOE_CONFIG_FIELDS if isinstance(c := getattr(model.config, f, None), int)] or [0])
+    n_experts = max([c for f in _MOE_CONFIG_FIELDS if isinstance(c := getattr(getattr(model, "config", None), f, None), int)] or [0])
     names = [n for n, m in model.named_modules() if n.startswith(parent + ".") and is_linear_like(m)
              and not n.startswith(experts[0] + ".") and output_width(m) not in (1, n_experts)]
     return [_generalise(n) for n in names]
