@@ -171,11 +171,10 @@ def test_family_learn_hook_fold_export(family, tokenizer, data_csv, tmp_path):
 
 
 # -- no preset: the structural fallback ------------------------------------------------------------
-@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"opt", "gemma3"}))
+@pytest.mark.parametrize("family", sorted(set(FAMILIES) - {"gemma3"}))
 def test_structure_finds_what_the_preset_names(family, monkeypatch, caplog):
     """With its preset removed, each family's MLP layers are found by structure, and they are the
-    preset's (OPT keeps fc1 / fc2 directly in the block, and multimodal Gemma 3 has two lists of
-    blocks: both are ambiguous, see test_real_ambiguous_structures)."""
+    preset's (multimodal Gemma 3 has two lists of blocks: ambiguous, see test_real_ambiguous_structures)."""
     config_name, kwargs = FAMILIES[family]
     model = tiny_model(config_for(config_name, kwargs, 64))
     monkeypatch.delitem(PRESETS, family)
@@ -200,11 +199,13 @@ def test_structure_message_names_the_layers(monkeypatch, caplog):
 
 
 class Block(nn.Module):
-    def __init__(self, mlp_names=("mlp",)):
+    def __init__(self, mlp_names=("mlp",), own=()):
         super().__init__()
-        self.attn = nn.Linear(8, 8)
+        self.attn = nn.Sequential(nn.Linear(8, 24), nn.Linear(8, 8))
         for name in mlp_names:
             setattr(self, name, nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8)))
+        for name, (d_in, d_out) in own:  # Linear layers of the block itself, OPT-style
+            setattr(self, name, nn.Linear(d_in, d_out))
 
 
 class Custom(nn.Module):
@@ -220,11 +221,20 @@ def test_structure_on_a_new_architecture():
     model = Custom([Block(), Block(), Block()])
     assert default_patterns(model) == ["stack.*.mlp.0", "stack.*.mlp.2"]
     assert len(resolve_modules(model)) == 6
+    norm_named_ffn = Custom([Block(), Block()])
+    for block in norm_named_ffn.stack:
+        block.ffn_norm = nn.LayerNorm(8)  # named like an MLP, but holds no Linear layer: not a candidate
+    assert default_patterns(norm_named_ffn) == ["stack.*.mlp.0", "stack.*.mlp.2"]
+    up_down = [("fc1", (8, 32)), ("fc2", (32, 8))]
+    opt_like = Custom([Block((), up_down), Block((), up_down)])
+    assert default_patterns(opt_like) == ["stack.*.fc1", "stack.*.fc2"]
 
 
 @pytest.mark.parametrize("model, why", [
     (Custom([Block(("mlp", "ffn")), Block(("mlp", "ffn"))]), "2 children named like mlp"),
     (Custom([Block(()), Block(())]), "0 children named like mlp"),
+    (Custom([Block((), [("gate", (8, 8)), ("proj", (8, 8))])] * 2), "not an up / down pair of its own"),
+    (Custom([Block((), [("fc1", (8, 32)), ("fc2", (32, 8)), ("fc3", (8, 8))])] * 2), "not an up / down pair"),
     (Custom([Block(), Block(("ffn",))]), "hold different MLP layers"),
 ])
 def test_ambiguous_structure_is_one_line_error(model, why):
@@ -240,18 +250,18 @@ def test_two_block_lists_are_ambiguous():
         default_patterns(model)
 
 
-@pytest.mark.parametrize("family, why", [
-    ("opt", r"model.decoder.layers.0 has 0 children named like mlp.*--modules"),
-    ("gemma3", r"found 2 lists of repeated blocks \(model.vision_tower.encoder.layers \(1\), "
-               r"model.language_model.layers \(2\)\).*--modules"),
-])
-def test_real_ambiguous_structures(family, why, monkeypatch):
-    """Without their presets, OPT and multimodal Gemma 3 are errors that suggest --modules, not guesses."""
-    config_name, kwargs = FAMILIES[family]
+def test_real_ambiguous_structures(monkeypatch):
+    """Without its preset, multimodal Gemma 3 (two lists of blocks) is an error that suggests --modules,
+    not a guess; so is Mamba, whose blocks have no MLP at all."""
+    config_name, kwargs = FAMILIES["gemma3"]
     model = tiny_model(config_for(config_name, kwargs, 64))
-    monkeypatch.delitem(PRESETS, family)
-    with pytest.raises(ValueError, match=why):
+    monkeypatch.delitem(PRESETS, "gemma3")
+    with pytest.raises(ValueError, match=r"found 2 lists of repeated blocks \(model.vision_tower.encoder.layers \(1\), "
+                                         r"model.language_model.layers \(2\)\).*--modules"):
         default_patterns(model)
+    mamba = tiny_model(transformers.MambaConfig(vocab_size=64, hidden_size=16, state_size=4, num_hidden_layers=2))
+    with pytest.raises(ValueError, match=r"block backbone.layers.0 has 0 children named like mlp.*--modules"):
+        default_patterns(mamba)
 
 
 # -- mixture of experts: refused without --modules, dense parts work with it -----------------------

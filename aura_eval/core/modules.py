@@ -43,7 +43,7 @@ for _llama_like in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "ge
 # Config fields that count the experts of a mixture-of-experts model.
 _MOE_CONFIG_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 # The last name component of a block's MLP child (`mlp`, `ffn`, `feed_forward`, ...).
-_MLP_CHILD = re.compile(r"(mlp|ffn|ff|feed_?forward)", re.IGNORECASE)
+_MLP_CHILD = re.compile(r"(mlp|ffn|ff|feed_?forward)(_\w+)?", re.IGNORECASE)
 _announced: set[tuple[str, tuple[str, ...]]] = set()  # structural choices already logged
 
 
@@ -157,25 +157,48 @@ def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList]:
 
 
 def structural_patterns(model: nn.Module) -> list[str]:
-    """The MLP Linear layers of every block, found by structure: in each block of the model's one list
-    of repeated blocks, the one child named like `mlp` / `ffn` / `feed_forward`, and every Linear-like
-    layer inside it. Every block must hold the same layers; anything else is ambiguous and an error."""
+    """The MLP Linear layers of every block, found by structure in each block of the model's one list of
+    repeated blocks (see `_block_mlp`). Every block must hold the same layers; anything else is
+    ambiguous and an error."""
     list_name, blocks = _blocks(model)
     per_block = []
     for i, block in enumerate(blocks):
-        mlps = [(n, m) for n, m in block.named_children() if _MLP_CHILD.fullmatch(n)]
-        if len(mlps) != 1:
-            names = [n for n, _ in block.named_children()]
-            raise _ambiguous(model, f"block {list_name}.{i} has {len(mlps)} children named like mlp/ffn/feed_forward "
-                                    f"(its children: {', '.join(names)}), need exactly one")
-        mlp_name, mlp = mlps[0]
-        linear = tuple(f"{mlp_name}.{n}" for n, m in mlp.named_modules() if n and is_linear_like(m))
-        if not linear:
-            raise _ambiguous(model, f"{list_name}.{i}.{mlp_name} ({type(mlp).__name__}) holds no Linear / Conv1D layer")
-        per_block.append(linear)
+        layers = _block_mlp(block)
+        if isinstance(layers, str):
+            raise _ambiguous(model, f"block {list_name}.{i} {layers}")
+        per_block.append(layers)
     if len(set(per_block)) != 1:
         raise _ambiguous(model, f"the blocks of {list_name} hold different MLP layers ({per_block[0]} vs {per_block[-1]})")
     return [f"{list_name}.*.{rel}" for rel in per_block[0]]
+
+
+def _block_mlp(block: nn.Module) -> tuple[str, ...] | str:
+    """A block's MLP layers (names relative to the block), or why they cannot be told: every Linear-like
+    layer in its one child named like `mlp` / `ffn` / `feed_forward` (`mlp_block` too) that holds one;
+    without such a child, its own two Linear children when they are an up / down pair (d -> h -> d:
+    OPT's and BART's fc1, fc2 beside their attention module)."""
+    def linear_in(module):
+        return [(n, m) for n, m in module.named_modules() if n and is_linear_like(m)]
+
+    mlps = [(n, m) for n, m in block.named_children() if _MLP_CHILD.fullmatch(n) and linear_in(m)]
+    if len(mlps) == 1:
+        return tuple(f"{mlps[0][0]}.{n}" for n, _ in linear_in(mlps[0][1]))
+    own = [(n, m) for n, m in block.named_children() if is_linear_like(m)]
+    if not mlps and len(own) == 2 and _is_up_down(own[0][1], own[1][1]):
+        return tuple(n for n, _ in own)
+    children = ", ".join(n for n, _ in block.named_children())
+    return (f"has {len(mlps)} children named like mlp/ffn/feed_forward holding Linear layers, and not an up / down "
+            f"pair of its own (its children: {children}); need exactly one")
+
+
+def _is_up_down(up: nn.Module, down: nn.Module) -> bool:
+    """d -> h then h -> d, read from the weights (nn.Linear: (out, in); Conv1D: (in, out))."""
+    def in_out(m):
+        rows, cols = m.weight.shape
+        return (rows, cols) if type(m).__name__ == "Conv1D" else (cols, rows)
+
+    (d1, h1), (h2, d2) = in_out(up), in_out(down)
+    return d1 == d2 and h1 == h2 and d1 != h1
 
 
 def _ambiguous(model: nn.Module, why: str) -> ValueError:
