@@ -20,7 +20,7 @@ from transformers import AutoModelForCausalLM
 from aura_eval.cli import main
 from aura_eval.core.hooks import apply, fold
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.modules import PRESETS, default_patterns, is_linear_like, output_width, resolve_modules
+from aura_eval.core.modules import PRESETS, is_linear_like, output_width, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
 # Small enough for seconds per family; initializer_range larger than the default so that dampened units
@@ -128,7 +128,7 @@ def test_family_learn_hook_fold_export(family, tokenizer, data_csv, tmp_path):
 
     # The preset resolves: every pattern matches one Linear-like layer in each block.
     hooked = resolve_modules(model)
-    assert default_patterns(model) == PRESETS[family]
+    assert preset_for(model) == PRESETS[family]
     n_blocks = config.get_text_config().num_hidden_layers
     assert len(hooked) == n_blocks * len(PRESETS[family]), list(hooked)
     assert all(is_linear_like(m) for m in hooked.values())
@@ -179,7 +179,7 @@ def test_structure_finds_what_the_preset_names(family, monkeypatch, caplog):
     model = tiny_model(config_for(config_name, kwargs, 64))
     monkeypatch.delitem(PRESETS, family)
     with caplog.at_level(logging.WARNING, logger="aura_eval.core.modules"):
-        patterns = default_patterns(model)
+        patterns = preset_for(model)
     monkeypatch.undo()
     assert patterns == PRESETS[family]
     assert f"no preset for model_type={family}; hooking by structure:" in caplog.text
@@ -219,15 +219,15 @@ class Custom(nn.Module):
 
 def test_structure_on_a_new_architecture():
     model = Custom([Block(), Block(), Block()])
-    assert default_patterns(model) == ["stack.*.mlp.0", "stack.*.mlp.2"]
+    assert preset_for(model) == ["stack.*.mlp.0", "stack.*.mlp.2"]
     assert len(resolve_modules(model)) == 6
     norm_named_ffn = Custom([Block(), Block()])
     for block in norm_named_ffn.stack:
         block.ffn_norm = nn.LayerNorm(8)  # named like an MLP, but holds no Linear layer: not a candidate
-    assert default_patterns(norm_named_ffn) == ["stack.*.mlp.0", "stack.*.mlp.2"]
+    assert preset_for(norm_named_ffn) == ["stack.*.mlp.0", "stack.*.mlp.2"]
     up_down = [("fc1", (8, 32)), ("fc2", (32, 8))]
     opt_like = Custom([Block((), up_down), Block((), up_down)])
-    assert default_patterns(opt_like) == ["stack.*.fc1", "stack.*.fc2"]
+    assert preset_for(opt_like) == ["stack.*.fc1", "stack.*.fc2"]
 
 
 @pytest.mark.parametrize("model, why", [
@@ -239,7 +239,7 @@ def test_structure_on_a_new_architecture():
 ])
 def test_ambiguous_structure_is_one_line_error(model, why):
     with pytest.raises(ValueError, match=why) as err:
-        default_patterns(model)
+        preset_for(model)
     assert "--modules" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -247,7 +247,7 @@ def test_two_block_lists_are_ambiguous():
     model = Custom([Block(), Block()])
     model.other = nn.ModuleList([Block(), Block()])
     with pytest.raises(ValueError, match="found 2 lists of repeated blocks .*--modules"):
-        default_patterns(model)
+        preset_for(model)
 
 
 def test_real_ambiguous_structures(monkeypatch):
@@ -258,10 +258,10 @@ def test_real_ambiguous_structures(monkeypatch):
     monkeypatch.delitem(PRESETS, "gemma3")
     with pytest.raises(ValueError, match=r"found 2 lists of repeated blocks \(model.vision_tower.encoder.layers \(1\), "
                                          r"model.language_model.layers \(2\)\).*--modules"):
-        default_patterns(model)
+        preset_for(model)
     mamba = tiny_model(transformers.MambaConfig(vocab_size=64, hidden_size=16, state_size=4, num_hidden_layers=2))
     with pytest.raises(ValueError, match=r"block backbone.layers.0 has 0 children named like mlp.*--modules"):
-        default_patterns(mamba)
+        preset_for(mamba)
 
 
 # -- mixture of experts: refused without --modules, dense parts work with it -----------------------
@@ -270,7 +270,7 @@ def test_moe_is_refused_without_modules(moe, tokenizer, data_csv, tmp_path, caps
     model = tiny_model(config_for(MOE[moe], MOE_KW, len(tokenizer)))
     assert model.config.model_type == moe
     with pytest.raises(ValueError, match=f"model_type='{moe}' is a mixture-of-experts model") as err:
-        default_patterns(model)
+        preset_for(model)
     message = str(err.value)
     assert "model.layers.*.mlp.experts" in message and "--modules" in message and "\n" not in message
     if moe == "qwen2_moe":  # its dense shared expert is suggested
@@ -324,4 +324,4 @@ def test_moe_with_per_expert_linear_layers_is_refused_too():
     model = Custom([block, copy.deepcopy(block)])
     with pytest.raises(ValueError, match=r"'brand_new' is a mixture-of-experts model: its experts \(stack.\*.mlp.experts\)"
                                          r".*--modules 'stack.\*.mlp.0 \| stack.\*.mlp.2 \| stack.\*.mlp.shared'"):
-        default_patterns(model)
+        preset_for(model)

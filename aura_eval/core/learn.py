@@ -14,7 +14,7 @@ from aura_eval.core.config import InterventionConfig
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
 from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model
-from aura_eval.core.modules import default_patterns, output_width, parse_patterns, resolve_modules
+from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def learn_from_model(
     n_toxic = sum(labels)
     if n_toxic == 0 or n_toxic == len(labels):
         raise ValueError(f"AurA needs both classes; got {n_toxic} toxic and {len(labels) - n_toxic} non-toxic sentences")
-    patterns = parse_patterns(modules) or default_patterns(model)
+    patterns = parse_patterns(modules) or preset_for(model)
     hooked = resolve_modules(model, patterns)
     t0 = time.perf_counter()
     responses = collect_responses(model, tokenizer, [t for t, _ in rows], hooked, pooling, batch_size, max_length, progress)

@@ -51,9 +51,9 @@ def model_type_of(model: nn.Module) -> str | None:
     return getattr(getattr(model, "config", None), "model_type", None)
 
 
-def default_patterns(model: nn.Module) -> list[str]:
-    """The patterns used when none are given: the preset of `model_type`; for a mixture-of-experts
-    model, a refusal (see `refuse_moe`); otherwise the MLP Linear layers found by structure (logged once)."""
+def preset_for(model: nn.Module) -> list[str]:
+    """The patterns used when none are given: the preset of `model_type`; without one, a refusal for a
+    mixture-of-experts model (see `refuse_moe`), else the MLP Linear layers found by structure (logged once)."""
     model_type = model_type_of(model)
     if model_type in PRESETS:
         return list(PRESETS[model_type])
@@ -79,11 +79,11 @@ def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
 
 def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -> dict[str, nn.Module]:
     """Map module name -> module for every named module matching one of `patterns` (glob syntax,
-    where `*` also matches dots). With no patterns, `default_patterns` chooses. Order follows
+    where `*` also matches dots). With no patterns, `preset_for` chooses. Order follows
     `model.named_modules()`, so it is stable across runs. Every match must be Linear-like: a block,
     an embedding or a norm has no "units" AurA could score, and guessing a width from its weight
     (an embedding's is the vocabulary size) would learn nonsense."""
-    patterns = parse_patterns(patterns) or default_patterns(model)
+    patterns = parse_patterns(patterns) or preset_for(model)
     found: dict[str, nn.Module] = {}
     unmatched = []
     for pattern in patterns:
