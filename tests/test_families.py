@@ -178,6 +178,7 @@ def test_structure_finds_what_the_preset_names(family, monkeypatch, caplog):
     config_name, kwargs = FAMILIES[family]
     model = tiny_model(config_for(config_name, kwargs, 64))
     monkeypatch.delitem(PRESETS, family)
+    monkeypatch.setattr("aura_eval.core.modules._announced", set())  # logged once per process: start afresh
     with caplog.at_level(logging.WARNING, logger="aura_eval.core.modules"):
         patterns = preset_for(model)
     monkeypatch.undo()
@@ -297,6 +298,10 @@ def test_moe_is_refused_without_modules(moe, tokenizer, data_csv, tmp_path, caps
     with_hooks = logits(model, ids)
     handle.remove()
     torch.testing.assert_close(logits(fold(copy.deepcopy(model), iv), ids), with_hooks, atol=1e-5, rtol=1e-4)
+    out = tmp_path / "exported"
+    assert main(["export", "--model", str(src), "--intervention", str(state), "--out", str(out)]) == 0
+    torch.testing.assert_close(logits(AutoModelForCausalLM.from_pretrained(out).eval(), ids), with_hooks,
+                               atol=1e-5, rtol=1e-4)
 
 
 def test_moe_experts_cannot_be_named_as_modules():
