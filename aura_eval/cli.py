@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="label column (default: label / toxic)")
     p.add_argument("--split", default="train", help="split of a Hub dataset")
     p.add_argument("--modules", help="glob patterns of modules to hook, separated by '|' (default: the "
-                   "architecture preset, e.g. model.layers.*.mlp.gate_proj|up_proj|down_proj)")
+                   "architecture preset, e.g. model.layers.*.mlp.gate_proj|up_proj|down_proj, else the MLP "
+                   "layers found by structure; mixture-of-experts models need it)")
     p.add_argument("--pooling", default="max", choices=["max", "mean", "last"], help="pooling over tokens (paper: max)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="sentences per forward pass (default 16)")
     p.add_argument("--max-length", type=positive_int, default=128, help="truncate sentences to this many tokens")

@@ -1,38 +1,69 @@
-"""Which modules AurA reads and dampens: glob patterns, per-architecture presets, and their resolution.
+"""Which modules AurA reads and dampens: glob patterns, per-architecture presets, a structural fallback
+for architectures without one, and their resolution.
 
 AurA works on the units of the MLP blocks. A "unit" is one output feature of a hooked module (one
-column of its output), so the module's output width is the number of units it holds.
+column of its output), so the module's output width is the number of units it holds. For a fused
+projection such as Phi-3's `gate_up_proj` a unit is one of its output columns: a gate unit (first half)
+or an up unit (second half), each scored and dampened on its own.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
+import re
 
 from torch import nn
 
-# Presets keyed by `config.model_type`. The paper hooks GPT-2's `c_fc` and `c_proj` and the
-# gate/up/down projections of Llama-like models; the others follow the same MLP-output choice.
+log = logging.getLogger(__name__)
+
+# Presets keyed by `config.model_type`, each checked on a tiny random model in tests/test_families.py.
+# The paper hooks GPT-2's `c_fc` and `c_proj` and the gate/up/down projections of Llama-like models;
+# the others follow the same choice: every Linear layer of the MLP block.
+_LLAMA_MLP = ["model.layers.*.mlp.gate_proj", "model.layers.*.mlp.up_proj", "model.layers.*.mlp.down_proj"]
+_H_TO_4H = ["transformer.h.*.mlp.dense_h_to_4h", "transformer.h.*.mlp.dense_4h_to_h"]
 PRESETS: dict[str, list[str]] = {
     "gpt2": ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
-    "llama": ["model.layers.*.mlp.gate_proj", "model.layers.*.mlp.up_proj", "model.layers.*.mlp.down_proj"],
-    "falcon": ["transformer.h.*.mlp.dense_h_to_4h", "transformer.h.*.mlp.dense_4h_to_h"],
-    "mpt": ["transformer.blocks.*.ffn.up_proj", "transformer.blocks.*.ffn.down_proj"],
+    "gptj": ["transformer.h.*.mlp.fc_in", "transformer.h.*.mlp.fc_out"],
     "gpt_neox": ["gpt_neox.layers.*.mlp.dense_h_to_4h", "gpt_neox.layers.*.mlp.dense_4h_to_h"],
+    "bloom": _H_TO_4H,
+    "falcon": _H_TO_4H,
     "opt": ["model.decoder.layers.*.fc1", "model.decoder.layers.*.fc2"],
+    "mpt": ["transformer.blocks.*.ffn.up_proj", "transformer.blocks.*.ffn.down_proj"],
+    "phi": ["model.layers.*.mlp.fc1", "model.layers.*.mlp.fc2"],
+    "phi3": ["model.layers.*.mlp.gate_up_proj", "model.layers.*.mlp.down_proj"],  # gate_up_proj: fused
+    "starcoder2": ["model.layers.*.mlp.c_fc", "model.layers.*.mlp.c_proj"],
 }
-for _llama_like in ("mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo", "olmo2", "smollm3"):
-    PRESETS[_llama_like] = PRESETS["llama"]
+# Gemma 3 from 4B up is multimodal (Gemma3ForConditionalGeneration): AurA hooks its language model only.
+PRESETS["gemma3"] = [p.replace("model.layers", "model.language_model.layers") for p in _LLAMA_MLP]
+for _llama_like in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2",
+                    "smollm3", "granite", "stablelm", "cohere"):
+    PRESETS[_llama_like] = _LLAMA_MLP
+
+# Config fields that count the experts of a mixture-of-experts model.
+_MOE_CONFIG_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+# The last name component of a block's MLP child (`mlp`, `ffn`, `feed_forward`, ...).
+_MLP_CHILD = re.compile(r"(mlp|ffn|ff|feed_?forward)(_\w+)?", re.IGNORECASE)
+_announced: set[tuple[str, tuple[str, ...]]] = set()  # structural choices already logged
+
+
+def model_type_of(model: nn.Module) -> str | None:
+    return getattr(getattr(model, "config", None), "model_type", None)
 
 
 def preset_for(model: nn.Module) -> list[str]:
-    """The preset patterns for `model`, from its config's `model_type`."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in PRESETS:
-        raise ValueError(
-            f"No module preset for model_type={model_type!r}. Pass module patterns explicitly "
-            f"(e.g. --modules 'model.layers.*.mlp.down_proj'); presets exist for: {', '.join(sorted(PRESETS))}."
-        )
-    return list(PRESETS[model_type])
+    """The patterns used when none are given: the preset of `model_type`; without one, a refusal for a
+    mixture-of-experts model (see `refuse_moe`), else the MLP Linear layers found by structure (logged once)."""
+    model_type = model_type_of(model)
+    if model_type in PRESETS:
+        return list(PRESETS[model_type])
+    refuse_moe(model)
+    patterns = structural_patterns(model)
+    key = (str(model_type), tuple(patterns))
+    if key not in _announced:
+        _announced.add(key)
+        log.warning("no preset for model_type=%s; hooking by structure: %s", model_type, brace(patterns))
+    return patterns
 
 
 def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
@@ -48,7 +79,7 @@ def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
 
 def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -> dict[str, nn.Module]:
     """Map module name -> module for every named module matching one of `patterns` (glob syntax,
-    where `*` also matches dots). With no patterns, the architecture preset is used. Order follows
+    where `*` also matches dots). With no patterns, `preset_for` chooses. Order follows
     `model.named_modules()`, so it is stable across runs. Every match must be Linear-like: a block,
     an embedding or a norm has no "units" AurA could score, and guessing a width from its weight
     (an embedding's is the vocabulary size) would learn nonsense."""
@@ -98,3 +129,127 @@ def output_width(module: nn.Module) -> int:
         f"Cannot tell the output width of {type(module).__name__}: AurA hooks Linear-like modules "
         "(nn.Linear, transformers Conv1D). Choose other module patterns."
     )
+
+
+# -- no preset: the structural fallback, and the mixture-of-experts refusal ------------------------
+def brace(patterns: list[str]) -> str:
+    """Patterns sharing a prefix written once: `model.layers.*.mlp.{fc_in,fc_out}`."""
+    heads: dict[str, list[str]] = {}
+    for p in patterns:
+        head, _, leaf = p.rpartition(".")
+        heads.setdefault(head, []).append(leaf)
+    return ", ".join(f"{h}.{leaves[0]}" if len(leaves) == 1 else f"{h}.{{{','.join(leaves)}}}" for h, leaves in heads.items())
+
+
+def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList]:
+    """The model's one list of repeated blocks: an outermost ModuleList of blocks holding Linear layers,
+    of length `config.num_hidden_layers` when the config says."""
+    lists = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0
+             and all(any(is_linear_like(x) for x in block.modules()) and not is_linear_like(block) for block in m)]
+    outer = [(n, m) for n, m in lists if not any(n.startswith(o + ".") for o, _ in lists if o != n)]
+    n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    if isinstance(n_layers, int) and any(len(m) == n_layers for _, m in outer):
+        outer = [(n, m) for n, m in outer if len(m) == n_layers]
+    if len(outer) != 1:
+        found = ", ".join(f"{n} ({len(m)})" for n, m in outer) or "none"
+        raise _ambiguous(model, f"found {len(outer)} lists of repeated blocks ({found}), need exactly one")
+    return outer[0]
+
+
+def structural_patterns(model: nn.Module) -> list[str]:
+    """The MLP Linear layers of every block, found by structure in each block of the model's one list of
+    repeated blocks (see `_block_mlp`). Every block must hold the same layers; anything else is
+    ambiguous and an error."""
+    list_name, blocks = _blocks(model)
+    per_block = []
+    for i, block in enumerate(blocks):
+        layers = _block_mlp(block)
+        if isinstance(layers, str):
+            raise _ambiguous(model, f"block {list_name}.{i} {layers}")
+        per_block.append(layers)
+    if len(set(per_block)) != 1:
+        raise _ambiguous(model, f"the blocks of {list_name} hold different MLP layers ({per_block[0]} vs {per_block[-1]})")
+    return [f"{list_name}.*.{rel}" for rel in per_block[0]]
+
+
+def _block_mlp(block: nn.Module) -> tuple[str, ...] | str:
+    """A block's MLP layers (names relative to the block), or why they cannot be told: every Linear-like
+    layer in its one child named like `mlp` / `ffn` / `feed_forward` (`mlp_block` too) that holds one;
+    without such a child, its own two Linear children when they are an up / down pair (d -> h -> d:
+    OPT's and BART's fc1, fc2 beside their attention module)."""
+    def linear_in(module):
+        return [(n, m) for n, m in module.named_modules() if n and is_linear_like(m)]
+
+    mlps = [(n, m) for n, m in block.named_children() if _MLP_CHILD.fullmatch(n) and linear_in(m)]
+    if len(mlps) == 1:
+        return tuple(f"{mlps[0][0]}.{n}" for n, _ in linear_in(mlps[0][1]))
+    own = [(n, m) for n, m in block.named_children() if is_linear_like(m)]
+    if not mlps and len(own) == 2 and _is_up_down(own[0][1], own[1][1]):
+        return tuple(n for n, _ in own)
+    children = ", ".join(n for n, _ in block.named_children())
+    return (f"has {len(mlps)} children named like mlp/ffn/feed_forward holding Linear layers, and not an up / down "
+            f"pair of its own (its children: {children}); need exactly one")
+
+
+def _is_up_down(up: nn.Module, down: nn.Module) -> bool:
+    """d -> h then h -> d, read from the weights (nn.Linear: (out, in); Conv1D: (in, out))."""
+    def in_out(m):
+        rows, cols = m.weight.shape
+        return (rows, cols) if type(m).__name__ == "Conv1D" else (cols, rows)
+
+    (d1, h1), (h2, d2) = in_out(up), in_out(down)
+    return d1 == d2 and h1 == h2 and d1 != h1
+
+
+def _ambiguous(model: nn.Module, why: str) -> ValueError:
+    return ValueError(
+        f"No module preset for model_type={model_type_of(model)!r} and its MLP layers cannot be found by structure: "
+        f"{why}. Name the modules to hook with --modules (glob patterns, e.g. 'model.layers.*.mlp.down_proj')."
+    )
+
+
+def experts_modules(model: nn.Module) -> list[str]:
+    """Names of the expert containers of a mixture-of-experts model (a module named `experts`, or of a
+    class named `...Experts`), empty for a dense model."""
+    return [n for n, m in model.named_modules() if n and (n.rpartition(".")[2] == "experts" or type(m).__name__.endswith("Experts"))]
+
+
+def is_moe(model: nn.Module) -> bool:
+    config = getattr(model, "config", None)
+    counts = [getattr(config, f, None) for f in _MOE_CONFIG_FIELDS]
+    return any(isinstance(c, int) and c > 1 for c in counts) or bool(experts_modules(model))
+
+
+def refuse_moe(model: nn.Module) -> None:
+    """Refuse a mixture-of-experts model when no modules are given: its experts (fused 3-D weights in
+    transformers 5) have no Linear output columns, so AurA has no expert units to hook here, and
+    hooking only its dense parts by default would silently measure something else."""
+    if not is_moe(model):
+        return
+    experts = experts_modules(model)
+    where = _generalise(experts[0]) if experts else "its MoE blocks"
+    dense = _dense_mlp_linear(model, experts)
+    hint = (f"pass --modules for its dense MLP layers, e.g. --modules '{' | '.join(dense)}'" if dense else
+            "it has no dense MLP Linear layer; --modules can still name other Linear layers, but attention "
+            "projections are not MLP units, so that is not AurA as in the paper")
+    raise ValueError(
+        f"model_type={model_type_of(model)!r} is a mixture-of-experts model: its experts ({where}) are not Linear "
+        f"layers, so aura-eval has no per-expert units and picks no default modules; {hint}"
+    )
+
+
+def _generalise(name: str) -> str:
+    """`model.layers.0.mlp.experts` -> `model.layers.*.mlp.experts`."""
+    return re.sub(r"\.\d+\.", ".*.", name, count=1)
+
+
+def _dense_mlp_linear(model: nn.Module, experts: list[str]) -> list[str]:
+    """Patterns of the Linear layers next to the first block's experts (e.g. Qwen2-MoE's shared expert),
+    leaving out the router and other one-column layers."""
+    if not experts:
+        return []
+    parent = experts[0].rpartition(".")[0]
+    n_experts = max([c for f in _MOE_CONFIG_FIELDS if isinstance(c := getattr(getattr(model, "config", None), f, None), int)] or [0])
+    names = [n for n, m in model.named_modules() if n.startswith(parent + ".") and is_linear_like(m)
+             and not n.startswith(experts[0] + ".") and output_width(m) not in (1, n_experts)]
+    return [_generalise(n) for n in names]

@@ -87,12 +87,16 @@ def collect_responses(
     widths = [output_width(m) for m in modules.values()]
     responses = torch.empty(len(texts), sum(widths), dtype=torch.float32)
     state: dict[str, object] = {}
+    ran: set[int] = set()  # offsets of the modules whose forward ran
 
     def make_hook(offset: int, width: int):
         def hook(_module, _inputs, output):
+            ran.add(offset)
             if isinstance(output, tuple):
                 output = output[0]
             mask = state["mask"].to(output.device)
+            if output.dim() == 2 and output.shape[0] == mask.numel():  # OPT runs its MLP on (batch*tokens, width)
+                output = output.view(*mask.shape, -1)
             pooled = pool(output, mask, pooling)
             responses[state["rows"], offset : offset + width] = pooled.float().cpu()
 
@@ -118,4 +122,13 @@ def collect_responses(
         for h in handles:
             h.remove()
         model.train(was_training)
+    # A module whose forward never runs (e.g. Bloom's slow_but_exact path reads dense_4h_to_h.weight
+    # directly) would leave its columns uninitialised: refuse rather than score garbage.
+    offsets = [sum(widths[:i]) for i in range(len(widths))]
+    silent = [name for name, off in zip(modules, offsets) if off not in ran]
+    if silent:
+        raise ValueError(
+            f"{len(silent)} hooked module(s) never ran their forward, e.g. {silent[0]}: this model computes them "
+            "another way, so their outputs cannot be read; choose other --modules"
+        )
     return responses
