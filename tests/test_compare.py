@@ -61,6 +61,7 @@ class FakeLmEval:
     def __init__(self):
         self.calls = []
         self.write_samples = True
+        self.documents = None  # the results' n-samples (effective) per task, when set
 
     def __call__(self, args, log):
         from lm_eval.loggers import EvaluationTracker
@@ -77,6 +78,8 @@ class FakeLmEval:
                    "configs": {task: {"task": task, "metadata": metadata} for task in tasks},
                    "config": {"model": flags["model"], "model_args": flags["model_args"],
                               "limit": float(flags["limit"]) if "limit" in flags else None}}
+        if self.documents is not None:
+            results["n-samples"] = {task: {"original": self.documents, "effective": self.documents} for task in tasks}
         sample = {"doc_id": 0, "doc": {}, "target": "", "arguments": [["a", "b"]], "resps": [["x"]],
                   "filtered_resps": ["x"], "doc_hash": "d", "prompt_hash": "p", "target_hash": "t"}
         samples = {task: [dict(sample)] for task in tasks} if flags.get("log_samples") else None
@@ -450,7 +453,7 @@ def test_force_removes_only_what_compare_wrote(tmp_path, fake, capsys):
 
 def test_a_part_without_its_samples_file_is_not_complete(tmp_path, fake, capsys):
     fake.write_samples = False  # lm-eval only logs a failed samples write and exits 0
-    with pytest.raises(RuntimeError, match=r"exited 0 but did not write samples_aura_ppl_toxic_.*\.jsonl: the part is not complete"):
+    with pytest.raises(RuntimeError, match=r"exited 0 but did not write samples_aura_ppl_toxic_.*\.jsonl in full: the part is not complete"):
         compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
     fake.write_samples = True
     capsys.readouterr()
@@ -463,6 +466,16 @@ def test_a_part_without_its_samples_file_is_not_complete(tmp_path, fake, capsys)
     assert rerun_lines(capsys, "base") == [
         f"[compare] base: rerunning aura_ppl_toxic: {samples.name} missing (the part is not complete)"]
     assert len(fake.calls) == 3
+
+
+def test_a_samples_file_shorter_than_the_results_count_is_not_complete(tmp_path, fake):
+    fake.documents = 2  # the results count 2 documents, the samples file holds 1
+    with pytest.raises(RuntimeError, match=r"did not write samples_aura_ppl_toxic_.*\.jsonl in full"):
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert not list((tmp_path / "m" / "base").glob("run_*.json"))
+    fake.documents = 1
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert len(list((tmp_path / "m" / "base").glob("run_*.json"))) == 1
 
 
 def test_a_failed_run_shows_its_error_line_and_log(tmp_path, monkeypatch):

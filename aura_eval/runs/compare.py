@@ -158,6 +158,24 @@ def leaf_tasks(path: Path) -> list[str]:
     return sorted(set(data.get("results") or {}) - set(groups))
 
 
+def short_samples(results: Path, names: list[str]) -> list[str]:
+    """The samples files that are missing, or hold fewer lines than the documents the results file counts."""
+    counts = (read_json(results) or {}).get("n-samples")
+    counts = counts if isinstance(counts, dict) else {}
+    date, short = date_of(results), []
+    for name in names:
+        path = results.parent / name
+        task = name.removeprefix("samples_").removesuffix(f"_{date}.jsonl")
+        expected = (counts.get(task) or {}).get("effective") if isinstance(counts.get(task), dict) else None
+        if not path.is_file():
+            short.append(name)
+        elif isinstance(expected, int):
+            with open(path, "rb") as f:
+                if sum(1 for line in f if line.strip()) < expected:
+                    short.append(name)
+    return short
+
+
 def read_record(path: Path) -> dict | None:
     return read_json(path)
 
@@ -390,9 +408,9 @@ def _run_part(part: Part, vdir: Path, label: str) -> None:
     samples = []
     if part.spec.log_samples:
         samples = [f"samples_{task}_{date_of(written[0])}.jsonl" for task in leaf_tasks(written[0])]
-        missing = [name for name in samples if not (vdir / name).is_file()]
+        missing = short_samples(written[0], samples)
         if missing:
-            raise RuntimeError(f"lm_eval for variant {label} exited 0 but did not write {', '.join(missing)}: the part "
+            raise RuntimeError(f"lm_eval for variant {label} exited 0 but did not write {', '.join(missing)} in full: the part "
                                f"is not complete (a rerun runs it again); see {log_path}")
     record = {"results": written[0].name, "tasks": part.tasks, "samples": samples, "spec": part.spec.record()}
     atomic_write(record_path(written[0]), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
