@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--dry-run", action="store_true", help="print the lm_eval commands only")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (reuse / rerun and why) and the lm_eval "
+                   "commands; run, move and lock nothing")
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 

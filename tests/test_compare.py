@@ -374,8 +374,8 @@ def test_model_args_may_not_set_what_the_variant_or_model_sets(tmp_path, fake, s
 
 def test_a_missing_state_file_is_an_error_before_any_run(tmp_path, fake):
     with pytest.raises(FileNotFoundError, match="--intervention .*missing.safetensors"):
-        compare("m", str(tmp_path / "missing.safetensors"), ["aura"], tmp_path, options())
-    assert fake.calls == []
+        compare("m", str(tmp_path / "missing.safetensors"), ["base", "aura"], tmp_path, options())
+    assert fake.calls == []  # base did not run first
 
 
 @pytest.mark.parametrize("name", ["a,b", "a=b"])

@@ -276,9 +276,18 @@ def compare(
     for what, value in (("--model", model.source), ("--gguf-file", model.gguf_file), ("--revision", model.revision),
                         ("--intervention", intervention)):
         check_carriable(what, value)
-    shared = Shared(model=model, model_id=identity.model_identity(model), options=options,
-                    extra_args=options.extra_model_args(), limit=check_limit(options.limit),
-                    include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
+    extra_args, limit = options.extra_model_args(), check_limit(options.limit)
+    out = Path(out)
+    model_dir = out / safe_name(model.name, "--model-name")
+    folders = []
+    for variant in parsed:  # every refusal before the first minute of work
+        check_intervention(variant, intervention, options.dry_run)
+        vdir = model_dir / safe_name(variant.label, "variant")
+        if not is_inside(vdir, out):
+            raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
+        folders.append(vdir)
+    shared = Shared(model=model, model_id=identity.model_identity(model), options=options, extra_args=extra_args,
+                    limit=limit, include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
                     versions=identity.versions())
     check_carriable("--include_path", shared.include)
     metadata = options.task_metadata()
@@ -287,19 +296,13 @@ def compare(
             "data": identity.data_identities(tasks, metadata),
             "scorers": {name: identity.scorer_identity(name) for name in identity.scorer_names(tasks, metadata)},
         }
-    out = Path(out)
-    model_dir = out / safe_name(model.name, "--model-name")
-    for variant in parsed:
-        vdir = model_dir / safe_name(variant.label, "variant")
-        if not is_inside(vdir, out):
-            raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
+    for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)
     return model_dir
 
 
 def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: Shared) -> None:
     options, label = shared.options, variant.label
-    check_intervention(variant, intervention, options.dry_run)
     state = None
     if variant.needs_state:
         state = (identity.state_identity(intervention) if Path(intervention).is_file()
