@@ -506,15 +506,21 @@ HOLD_LOCK = textwrap.dedent("""
     from aura_eval.runs.process import FolderLock
     with FolderLock(Path(sys.argv[1])):
         print("held", flush=True)
-        time.sleep(60)
+        time.sleep(float(sys.argv[2]))
 """)
+
+
+def hold_lock(vdir, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(vdir), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
 
 
 def test_a_second_compare_on_one_folder_refuses_naming_the_holder(tmp_path, fake, monkeypatch):
     vdir = tmp_path / "m" / "base"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(vdir)], stdout=subprocess.PIPE, text=True)
+    holder = hold_lock(vdir, 60)
     try:
-        assert holder.stdout.readline().strip() == "held"
         monkeypatch.setattr(runner, "LOCK_WAIT_S", 0.5)
         with pytest.raises(RuntimeError, match=f"in use by another aura-eval compare \\(pid {holder.pid}\\)"):
             compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))
@@ -524,6 +530,34 @@ def test_a_second_compare_on_one_folder_refuses_naming_the_holder(tmp_path, fake
         holder.wait()
     compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))  # the kernel dropped the dead holder's lock
     assert len(fake.calls) == 1
+
+
+def test_a_second_compare_waits_for_a_short_holder(tmp_path, fake, monkeypatch):
+    vdir = tmp_path / "m" / "base"
+    holder = hold_lock(vdir, 1)
+    finished = []
+
+    def after_holder(args, log):
+        finished.append(holder.poll() is not None)
+        return fake(args, log)
+
+    monkeypatch.setattr(runner, "_call_lm_eval", after_holder)
+    try:
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))  # waits up to LOCK_WAIT_S, then runs
+    finally:
+        holder.wait()
+    assert finished == [True]
+
+
+def test_a_local_scorer_is_recorded_by_folder_name_and_content(tmp_path, fake):
+    classifier = tmp_path / "deep" / "my-classifier"
+    classifier.mkdir(parents=True)
+    (classifier / "config.json").write_text("{}")
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_rtp"], scorer=f"hf:{classifier}#toxic"))
+    (record,) = (tmp_path / "out" / "m" / "base").glob("run_*.json")
+    scorers = json.loads(record.read_text())["spec"]["scorers"]
+    assert list(scorers) == ["hf:my-classifier#toxic"] and len(scorers["hf:my-classifier#toxic"]["sha256"]) == 64
+    assert str(tmp_path) not in record.read_text()
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, fake, capsys):

@@ -294,7 +294,8 @@ def compare(
     for tasks in split_tasks(list(options.tasks)):
         shared.inputs[tuple(tasks)] = {
             "data": identity.data_identities(tasks, metadata),
-            "scorers": {name: identity.scorer_identity(name) for name in identity.scorer_names(tasks, metadata)},
+            "scorers": {scorer["name"]: scorer for scorer in map(identity.scorer_identity,
+                                                                  identity.scorer_names(tasks, metadata))},
         }
     for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)

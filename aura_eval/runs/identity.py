@@ -200,9 +200,10 @@ def scorer_identity(name: str) -> dict:
             identity["config_sha256"] = files_digest(model_files(Path(config_dir).expanduser()))
         return identity
     if name.startswith("hf:"):
-        model = name.removeprefix("hf:").split("#", 1)[0]
-        if Path(model).expanduser().is_dir():
-            return {"name": name, "sha256": files_digest(model_files(Path(model).expanduser()))}
+        model, hash_sign, label = name.removeprefix("hf:").partition("#")
+        if Path(model).expanduser().is_dir():  # a local classifier: by folder name and content, not by path
+            folder = Path(model).expanduser().resolve()
+            return {"name": f"hf:{folder.name}{hash_sign}{label}", "sha256": files_digest(model_files(folder))}
         return {"name": name, "hub": model, "revision": hub_cached_commit(model)}
     if name == "profanity-check":
         return {"name": name, "package": f"alt-profanity-check {package_version('alt-profanity-check')}"}
