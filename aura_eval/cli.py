@@ -184,7 +184,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
                    "leaderboard's paired statistics need them)")
     p.add_argument("--force", action="store_true", help="rerun variants from scratch: remove the files compare wrote in "
-                   "their folders (other files stay) and aura-folded's cached checkpoint; demo also relearns the state file")
+                   "their folders (other files stay; nothing outside --out); demo also relearns the state file")
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -585,9 +585,10 @@ def write_checkpoint(calls):
     return write
 
 
-def folded_dir(model, state):
+def folded_dir(model, state, versions=None):
     model = ModelRef.parse(model)
-    return runner.folded_cache(model, identity.model_identity(model), identity.state_identity(state))
+    return runner.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
+                               versions or identity.versions())
 
 
 def test_an_interrupted_export_is_not_a_cached_checkpoint(tmp_path, monkeypatch, state):
@@ -618,7 +619,8 @@ def test_an_interrupted_export_is_not_a_cached_checkpoint(tmp_path, monkeypatch,
     assert len(calls) == 1  # complete: reused
 
 
-def test_force_clears_the_folded_checkpoint_too(tmp_path, monkeypatch, fake, state, capsys):
+def test_the_folded_checkpoint_is_exported_once_and_force_leaves_the_cache_alone(tmp_path, monkeypatch, fake, state,
+                                                                                capsys):
     calls = []
     monkeypatch.setattr(runner, "_write_folded", write_checkpoint(calls))
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"]))
@@ -631,8 +633,8 @@ def test_force_clears_the_folded_checkpoint_too(tmp_path, monkeypatch, fake, sta
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"], force=True))
     forced = lines(capsys, "aura-folded")[0]
     vdir = tmp_path / "out" / "m" / "aura-folded"
-    assert forced == f"[compare] aura-folded: --force: removing 5 files compare wrote in {vdir} and {fdir}"
-    assert len(calls) == 2 and len(fake.calls) == 2
+    assert forced == f"[compare] aura-folded: --force: removing 5 files compare wrote in {vdir}"
+    assert len(calls) == 1 and len(fake.calls) == 2  # lm_eval reran; the content-keyed export (outside --out) stayed
 
 
 def test_the_folded_cache_is_keyed_by_model_content_and_state(tmp_path, monkeypatch, state, local_model):
@@ -643,5 +645,6 @@ def test_the_folded_cache_is_keyed_by_model_content_and_state(tmp_path, monkeypa
     local = folded_dir(str(local_model), state)
     (local_model / "model.safetensors").write_bytes(b"other weights, same path")
     assert folded_dir(str(local_model), state) != local
+    assert folded_dir("org/m", state, {**identity.versions(), "transformers": "0.0.1"}) != one
     state.write_bytes(b"another state")
     assert folded_dir("org/m", state) != one

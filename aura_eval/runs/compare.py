@@ -308,7 +308,7 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
     if variant.needs_state:
         state = (identity.state_identity(intervention) if Path(intervention).is_file()
                  else {"file": Path(intervention).name, "sha256": None})
-    fdir = folded_cache(shared.model, shared.model_id, state) if variant.folded else None
+    fdir = folded_cache(shared.model, shared.model_id, state, shared.versions) if variant.folded else None
     check_carriable("the folded checkpoint", str(fdir) if fdir else None)
     place = Placement(shared.model.source, shared.model.gguf_file, shared.model.revision, intervention,
                       str(fdir) if fdir else None, vdir, shared.include)
@@ -328,7 +328,7 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
         return
     with FolderLock(vdir, LOCK_WAIT_S, say=lambda text: say(label, text)):
         if options.force:
-            clear(label, vdir, fdir)
+            clear(label, vdir)
         settle_and_run(label, parts, vdir, fdir, shared, intervention)
 
 
@@ -370,20 +370,17 @@ def compare_files(vdir: Path) -> list[Path]:
     return [path for path in dict.fromkeys(files) if path.is_file() and not path.is_symlink()]
 
 
-def clear(label: str, vdir: Path, fdir: Path | None) -> None:
-    """--force: the files compare wrote for this variant go (and, for aura-folded, its cached checkpoint)."""
+def clear(label: str, vdir: Path) -> None:
+    """--force: the files compare wrote for this variant go; nothing else, and nothing outside --out (the
+    aura-folded checkpoint in aura-eval's cache is keyed by content, so it is never stale)."""
     files = compare_files(vdir)
-    folded = fdir is not None and fdir.is_dir() and is_inside(fdir, cache_dir() / "folded")
-    if not files and not folded:
+    if not files:
         return
-    what = f"{len(files)} files compare wrote in {vdir}" + (f" and {fdir}" if folded else "")
-    say(label, f"--force: removing {what}")
+    say(label, f"--force: removing {len(files)} files compare wrote in {vdir}")
     for path in files:
         path.unlink()
     if (vdir / STALE_DIR).is_dir() and not any((vdir / STALE_DIR).iterdir()):
         (vdir / STALE_DIR).rmdir()
-    if folded:
-        shutil.rmtree(fdir)
 
 
 def _run_part(part: Part, vdir: Path, label: str) -> None:
@@ -435,9 +432,11 @@ def _short_path(path: Path) -> str:
 # ----------------------------------------------------------------------------- the folded checkpoint
 
 
-def folded_cache(model: ModelRef, model_id: dict, state: dict | None) -> Path:
-    """Folded checkpoints are large: keep them in the cache, keyed by the model's identity and the state's digest."""
-    key = json.dumps({"model": model_id, "state_sha256": (state or {}).get("sha256")}, sort_keys=True).encode()
+def folded_cache(model: ModelRef, model_id: dict, state: dict | None, versions: dict) -> Path:
+    """Folded checkpoints are large: keep them in the cache, keyed by the model's content identity, the state
+    file's digest and the versions that fold and save them."""
+    key = json.dumps({"model": model_id, "state_sha256": (state or {}).get("sha256"), "versions": versions},
+                     sort_keys=True).encode()
     return cache_dir() / "folded" / f"{safe_name(model.name, '--model-name')}-{sha256_bytes(key)[:12]}"
 
 
