@@ -260,6 +260,25 @@ def test_changed_model_weights_rerun(tmp_path, fake, local_model, capsys):
     assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_ppl_toxic: model weights changed"]
 
 
+def test_a_hub_model_is_its_revision_and_cached_commit(tmp_path, fake, monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    refs = tmp_path / "hub" / "models--org--m" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("a" * 40)
+    opts = options(tasks=["aura_ppl_toxic"])
+    compare("org/m", None, ["base"], tmp_path / "out", opts)
+    (refs / "main").write_text("b" * 40)  # the cache now holds another snapshot of main
+    capsys.readouterr()
+    compare("org/m", None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == [
+        f"[compare] base: rerunning aura_ppl_toxic: model commit {'a' * 40} -> {'b' * 40} (Hub cache)"]
+    compare(ModelRef.parse("org/m", revision="v2"), None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_ppl_toxic: model revision unset -> v2"]
+    assert flags_of(fake.calls[-1])["model_args"] == "pretrained=org/m,revision=v2,intervention=none,method=none"
+
+
 def test_a_large_model_is_hashed_once(tmp_path, fake, local_model, monkeypatch):
     calls, real = [], files.sha256_file
 

@@ -38,11 +38,13 @@ VERSIONED = {"aura-eval": None, "lm-eval": "lm_eval", "transformers": "transform
 
 
 def model_identity(ref: ModelRef) -> dict:
-    """{"name", "gguf_file", "sha256"} for a local model, {"name", "gguf_file", "hub", "revision"} for a Hub id."""
+    """{"name", "gguf_file", "sha256"} for a local model; for a Hub id {"name", "gguf_file", "hub", "revision",
+    "commit"}, the commit being what the local Hub cache resolved the revision to (None before a download)."""
     identity: dict[str, Any] = {"name": ref.name, "gguf_file": ref.gguf_file}
     digest = model_digest(ref)
     if digest is None:
-        return {**identity, "hub": ref.source, "revision": ref.revision or hub_cached_commit(ref.source)}
+        return {**identity, "hub": ref.source, "revision": ref.revision,
+                "commit": hub_cached_commit(ref.source, ref.revision or "main")}
     return {**identity, "sha256": digest}
 
 
@@ -204,7 +206,7 @@ def scorer_identity(name: str) -> dict:
         if Path(model).expanduser().is_dir():  # a local classifier: by folder name and content, not by path
             folder = Path(model).expanduser().resolve()
             return {"name": f"hf:{folder.name}{hash_sign}{label}", "sha256": files_digest(model_files(folder))}
-        return {"name": name, "hub": model, "revision": hub_cached_commit(model)}
+        return {"name": name, "hub": model, "commit": hub_cached_commit(model)}
     if name == "profanity-check":
         return {"name": name, "package": f"alt-profanity-check {package_version('alt-profanity-check')}"}
     return {"name": name}  # a scorer registered in-process: its name is all there is

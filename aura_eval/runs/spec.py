@@ -231,8 +231,11 @@ def describe(key: str, before: Any, after: Any) -> list[str]:
     if key == "model":
         if before.get("name") != after.get("name"):
             return [f"model {shown(before.get('name'))} -> {shown(after.get('name'))}"]
-        return ["model weights changed" if "sha256" in after else
-                f"model revision {shown(before.get('revision'))} -> {shown(after.get('revision'))}"]
+        if "sha256" in after:
+            return ["model weights changed"]
+        if before.get("revision") != after.get("revision"):
+            return [f"model revision {shown(before.get('revision'))} -> {shown(after.get('revision'))}"]
+        return [f"model commit {shown(before.get('commit'))} -> {shown(after.get('commit'))} (Hub cache)"]
     if key == "state":
         if not before or not after or before.get("file") != after.get("file"):
             return [f"state file {shown((before or {}).get('file'))} -> {shown((after or {}).get('file'))}"]
