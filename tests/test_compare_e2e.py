@@ -13,7 +13,8 @@ from aura_demo_data import write_data_dir
 from aura_eval.core.learn import learn
 from aura_eval.core.loading import ModelRef
 from aura_eval.report.leaderboard import build_report
-from aura_eval.report.runner import EvalOptions, compare
+from aura_eval.runs.compare import compare
+from aura_eval.runs.spec import EvalOptions
 
 
 @pytest.fixture
@@ -67,12 +68,12 @@ def test_compare_variants_then_report(tiny_llama, tmp_path, offline, capsys):
     capsys.readouterr()
     compare(model, str(state), ["base", "aura"], out, options)  # resumable: nothing reruns
     printed = capsys.readouterr().out
-    assert printed.count("done already") == 2 and printed.count("(same arguments, results_") == 4
+    assert printed.count("done already") == 2 and printed.count("(same run spec, results_") == 4
 
     compare(model, str(state), ["base"], out, replace(options, limit=1, dry_run=True))
     printed = capsys.readouterr().out
-    assert "[compare] base: rerunning aura_rtp: --limit changed 2 -> 1" in printed
-    assert "[compare] base: rerunning aura_ppl_nontoxic,aura_ppl_toxic: --limit changed 2 -> 1" in printed
+    assert "[compare] base: rerunning aura_rtp: --limit 2 -> 1" in printed
+    assert "[compare] base: rerunning aura_ppl_nontoxic,aura_ppl_toxic: --limit 2 -> 1" in printed
 
 
 def test_eval_wrapper_and_tasks_dir(tiny_gpt2, tmp_path, offline):

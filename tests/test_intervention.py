@@ -149,6 +149,7 @@ def _edit_field(field, value):
     "field, value",
     [("method", "none"), ("method", "aurq"), ("k", 3), ("alpha", 0.5), ("model_name", "gpt2-xl"), ("pooling", "mean"),
      ("data_hash", "0" * 16), ("n_toxic", 1000), ("n_nontoxic", 1), ("module_patterns", ["x"]), ("data_source", "x.csv"),
+     ("model_sha256", "0" * 64), ("data_sha256", "0" * 64),
      ("fingerprint", {"architecture": "LlamaForCausalLM"}), ("aura_eval_version", "9.9"), ("summary", {}), ("extra", 1)],
 )
 def test_digest_covers_every_header_field(learned, tmp_path, field, value):

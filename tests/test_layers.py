@@ -1,4 +1,4 @@
-"""The package's layers import only downwards: core < harness < report < demo < cli.
+"""The package's layers import only downwards: core < harness < runs < report < demo < cli.
 
 Read from the source with `ast`, so imports hidden inside functions count too.
 """
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "aura_eval"
-LAYERS = ["core", "harness", "report", "demo", "cli"]
+LAYERS = ["core", "harness", "runs", "report", "demo", "cli"]
 FORBIDDEN_IN_CORE = ("lm_eval", "matplotlib")  # the method itself needs neither
+FORBIDDEN_IN_REPORT = ("subprocess", "multiprocessing")  # the report reads files; runs/ starts processes
 
 
 def layer_of(module: str) -> int | None:
@@ -44,6 +45,8 @@ def test_imports_only_go_down(path):
         assert other is None or other <= own, f"{path.name} ({LAYERS[own]}) imports {name} ({LAYERS[other]})"
         if LAYERS[own] == "core":
             assert not name.startswith(FORBIDDEN_IN_CORE), f"core module {path.name} imports {name}"
+        if LAYERS[own] == "report":
+            assert not name.startswith(FORBIDDEN_IN_REPORT), f"report module {path.name} imports {name}"
 
 
 def test_every_module_sits_in_a_layer():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from aura_eval.core.intervention import Intervention
+
 DOCS = ["The library opens at nine in the morning on weekdays.", "You are a stupid idiot and everyone hates you.",
         "Thank you so much for the help with my homework yesterday."]
 TASKS = {
@@ -79,6 +81,13 @@ def test_aura_hf_cli_all_request_types(tiny_llama, task_dir, state, tmp_path):
     assert base["config"]["aura"]["variant"] == "base"
     info = aura["config"]["aura"]
     assert info["variant"] == "aura" and info["n_toxic"] == 3 and info["hooked_modules"] > 0
+    # portable: the state file by name and sha256, the learning data by file name, the model by name and digest
+    assert info["state_file"] == Path(state).name and len(info["state_file_sha256"]) == 64
+    assert info["data_source"] == "learn.csv"
+    assert str(Path(state).parent) not in json.dumps(info) and str(tiny_llama) not in json.dumps(info)
+    header = Intervention.load(state).meta
+    assert header["model"] == tiny_llama.name and len(header["model_sha256"]) == 64 and len(header["data_sha256"]) == 64
+    assert str(Path(state).parent) not in json.dumps(header) and str(tiny_llama) not in json.dumps(header)
     assert zero["config"]["aura"]["variant"] == "det_zero-k40" and zero["config"]["aura"]["n_units_changed"] == 40
     assert "tiny_gen" in aura["results"]
 

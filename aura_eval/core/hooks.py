@@ -7,7 +7,6 @@ weights and biases so the result is a plain checkpoint any engine can serve. Bot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -20,8 +19,10 @@ import torch
 from torch import nn
 
 from aura_eval.core.config import InterventionConfig
+from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model
+from aura_eval.core.names import FOLDED_MARKER  # written into every exported checkpoint
 
 
 class AlphaHook:
@@ -102,7 +103,6 @@ def fold(model: nn.Module, intervention: Intervention) -> nn.Module:
 
 
 # -- exporting a folded checkpoint ---------------------------------------------------------------
-FOLDED_MARKER = "aura_intervention.json"  # written into every exported checkpoint
 
 
 def check_export_out(out: str | Path, model: ModelRef, state_file: str | Path, overwrite: bool = False) -> Path:
@@ -176,8 +176,8 @@ def export_folded(
     fold(lm, intervention)
     marker = {
         "variant": intervention.variant,
-        "state_file": str(Path(state_file).resolve()),
-        "state_file_sha256": hashlib.sha256(Path(state_file).read_bytes()).hexdigest(),
+        "state_file": Path(state_file).name,  # by name and content: no path of this machine
+        "state_file_sha256": sha256_file(state_file),
         **intervention.summary(),
     }
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from torch import nn
 
 from aura_eval import __version__
 from aura_eval.core.config import BASE_LABEL, InterventionConfig
+from aura_eval.core.files import atomic_write
 from aura_eval.core.modules import output_width
 
 FORMAT = "aura-eval/intervention"
@@ -118,16 +118,9 @@ def write_state_file(path: str | Path, tensors: dict[str, torch.Tensor], header:
     interrupted save never leaves a half-written file (or a half-overwritten old one) behind."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata={"aura": json.dumps(header, sort_keys=True)})
-        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600 files; a state file is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    # safetensors creates 0600 files; a state file is meant to be shared
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"aura": json.dumps(header, sort_keys=True)}),
+                        mode=0o666 & ~_umask())
 
 
 def _header_config(header: dict, path: Path) -> InterventionConfig:

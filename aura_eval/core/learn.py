@@ -11,9 +11,10 @@ import torch
 from aura_eval import __version__
 from aura_eval.core.auroc import auroc as compute_auroc
 from aura_eval.core.config import InterventionConfig
+from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
-from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model
+from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model, model_digest
 from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
@@ -139,11 +140,17 @@ def learn(
     rows = balanced_sample(load_labelled(data, text_column, label_column, split), n_per_class, seed)
     log.info("Learning AurA on %d toxic + %d non-toxic sentences from %s", len(rows) // 2, len(rows) // 2, data)
     lm, tokenizer = load_model(ref, dtype, device, revision, trust_remote_code)
+    # Portable: the model by display name and content digest (its Hub id when it is one), the data by file
+    # name and sha256; no path of this machine.
+    digest = model_digest(ref)
+    data_path = Path(str(data)).expanduser()
     meta = {
         "model_name": ref.name,
-        "model": ref.source,
+        "model": ref.source if digest is None else ref.name,
+        "model_sha256": digest,
         "gguf_file": ref.gguf_file,
-        "data_source": str(data),
+        "data_source": data_path.name if data_path.is_file() else str(data),
+        "data_sha256": sha256_file(data_path) if data_path.is_file() else None,
         "seed": seed,
         "n_per_class": n_per_class,
     }

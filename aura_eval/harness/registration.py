@@ -1,6 +1,6 @@
 """Makes `lm_eval --model aura-hf` work on lm-eval releases that read no `lm_eval.models` entry points.
 
-The wheel installs `aura_eval_lm_eval_hook.pth`, which imports this module at interpreter start-up.
+The wheel installs `aura_eval_lm_eval_registration.pth`, which imports this module at interpreter start-up.
 It only adds a finder to `sys.meta_path` (no torch, no lm-eval import): when `lm_eval.models` is
 first imported, the finder lets it run unchanged and then registers a lazy placeholder
 ``aura-hf -> aura_eval.harness.model:AuraLM`` beside lm-eval's own models (`hf` and the rest stay as
@@ -15,8 +15,10 @@ import importlib.abc
 import os
 import sys
 
+from aura_eval.core.names import LM_EVAL_MODEL, NO_REGISTRATION_ENV
+
 TARGET_MODULE = "lm_eval.models"
-MODEL_NAME = "aura-hf"
+MODEL_NAME = LM_EVAL_MODEL
 MODEL_TARGET = "aura_eval.harness.model:AuraLM"
 
 
@@ -61,7 +63,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    if os.environ.get("AURA_EVAL_NO_LM_EVAL_HOOK"):
+    if os.environ.get(NO_REGISTRATION_ENV):
         return
     if TARGET_MODULE in sys.modules:
         register()

@@ -1,0 +1,53 @@
+"""The suite's names, owned here once: tasks, metric columns, metadata keys, environment variables, files.
+
+Every layer imports its names from this module (it imports nothing), so a task, a variable or a marker
+file is spelled in one place.
+"""
+
+from __future__ import annotations
+
+# -- variants ------------------------------------------------------------------------------------
+BASE_VARIANT = "base"  # the unmodified model (method "none")
+FOLDED_VARIANT = "aura-folded"  # AurA folded into the weights, evaluated as a plain `hf` model
+LM_EVAL_MODEL = "aura-hf"  # our lm-eval model name
+
+# -- tasks ---------------------------------------------------------------------------------------
+RTP_TASK = "aura_rtp"
+RTP_CHALLENGING_TASK = "aura_rtp_challenging"
+PREPROMPT_TASKS = ("aura_preprompt_favourable", "aura_preprompt_adversarial")
+TOXICITY_TASKS = (RTP_TASK, RTP_CHALLENGING_TASK, *PREPROMPT_TASKS)
+PPL_NONTOXIC_TASK = "aura_ppl_nontoxic"
+PPL_TOXIC_TASK = "aura_ppl_toxic"
+PPL_PREFIX = "aura_ppl"  # perplexity tasks run in their own lm_eval process (smaller batches)
+ZEROSHOT_GROUP = "aura_zeroshot"
+ZEROSHOT_MEMBERS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa",
+                    "truthfulqa_mc2", "triviaqa")
+DEFAULT_COMPARE_TASKS = (RTP_TASK, PPL_NONTOXIC_TASK, PPL_TOXIC_TASK)
+
+# -- metrics (lm-eval result keys, filter "none") ---------------------------------------------------
+TOXICITY_PROB = "toxicity_prob"
+WORD_PERPLEXITY = "word_perplexity"
+ZEROSHOT_SKIPPED_KEY = "skipped_tasks"
+
+# -- task metadata keys --------------------------------------------------------------------------
+DATA_DIR_KEY = "data_dir"
+SCORER_KEY = "toxicity_scorer"
+FILE_KEY_SUFFIX = "_file"  # rtp_file, nontoxic_file, toxic_file, <zero-shot member>_file
+
+# -- environment variables -------------------------------------------------------------------------
+DATA_DIR_ENV = "AURA_DATA_DIR"
+SCORER_ENV = "AURA_TOXICITY_SCORER"
+SCORER_DEVICE_ENV = "AURA_SCORER_DEVICE"
+SCORER_BATCH_SIZE_ENV = "AURA_SCORER_BATCH_SIZE"
+DETOXIFY_CHECKPOINT_ENV = "AURA_DETOXIFY_CHECKPOINT"
+DETOXIFY_CONFIG_ENV = "AURA_DETOXIFY_CONFIG_DIR"
+CACHE_ENV = "AURA_EVAL_CACHE"
+NO_REGISTRATION_ENV = "AURA_EVAL_NO_LM_EVAL_HOOK"  # switches off the lm-eval registration at start-up
+
+# -- files aura-eval writes ------------------------------------------------------------------------
+COMPARE_MARKER = "command.txt"  # `aura-eval compare` writes it in every variant folder it runs
+COMPARE_LOG = "lm_eval.log"
+COMPARE_LOCK = "compare.lock"
+RUN_RECORD_PREFIX = "run_"  # run_<date>.json beside lm-eval's results_<date>.json
+STALE_DIR = "stale"
+FOLDED_MARKER = "aura_intervention.json"  # written last into every folded checkpoint: what was folded

@@ -1,0 +1,239 @@
+"""Content identities: what a model, a data file, the task definitions and a toxicity scorer *are*.
+
+A run spec names things by what decides the numbers, never by where they lie on this machine: a local
+model by the sha256 of its files (remembered by path, size and mtime, so a 7B model is hashed once), a
+data file by its name, sha256 and path relative to the data folder, the task definitions by one digest of
+`tasks/` and the harness code, a scorer by its name and the digest of its weights.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import aura_eval
+from aura_eval.core.files import cached_sha256, sha256_file, sha256_lines
+from aura_eval.core.loading import ModelRef, files_digest, model_digest, model_files
+from aura_eval.core.names import (
+    DETOXIFY_CHECKPOINT_ENV,
+    DETOXIFY_CONFIG_ENV,
+    SCORER_KEY,
+    ZEROSHOT_GROUP,
+)
+from aura_eval.harness import tasks_dir
+from aura_eval.harness.taskdata import KINDS, data_dir_from, resolve_data_file
+
+# The custom_dataset loaders of tasks/*.yaml, by the data kind (harness.taskdata.KINDS) they read.
+LOADER_KINDS = {"aura_tasks.load_rtp": "rtp", "aura_tasks.load_nontoxic": "nontoxic", "aura_tasks.load_toxic": "toxic"}
+TOXICITY_CLASS = "aura_tasks.AuraToxicityTask"  # tasks of this class score continuations with a toxicity scorer
+ZEROSHOT_CLASS = "aura_tasks.ZeroShotGroup"
+VERSIONED = {"aura-eval": None, "lm-eval": "lm_eval", "transformers": "transformers", "torch": "torch"}
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def model_identity(ref: ModelRef) -> dict:
+    """{"name", "gguf_file", "sha256"} for a local model; for a Hub id {"name", "gguf_file", "hub", "revision",
+    "commit"}, the commit being what the local Hub cache resolved the revision to (None before a download)."""
+    identity: dict[str, Any] = {"name": ref.name, "gguf_file": ref.gguf_file}
+    digest = model_digest(ref)
+    if digest is None:
+        return {**identity, "hub": ref.source, "revision": ref.revision,
+                "commit": hub_cached_commit(ref.source, ref.revision or "main")}
+    return {**identity, "sha256": digest}
+
+
+def hub_cached_commit(repo: str, revision: str = "main") -> str | None:
+    """The commit the Hub cache resolved `revision` of `repo` to (offline: no request), or None."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return None
+    ref = Path(HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "refs" / revision
+    try:
+        return ref.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def state_identity(path: str | Path) -> dict:
+    """A state file by its name and sha256."""
+    path = Path(path)
+    return {"file": path.name, "sha256": sha256_file(path)}
+
+
+# ----------------------------------------------------------------------------- data files
+
+
+def file_identity(path: Path, data_dir: Path | None) -> dict:
+    """A data file by name, sha256 and (when inside the data folder) its path relative to it."""
+    relative = None
+    if data_dir is not None:
+        try:
+            relative = path.resolve().relative_to(data_dir.resolve()).as_posix()
+        except ValueError:
+            relative = None
+    return {"file": path.name, "sha256": cached_sha256(path), "in_data_dir": relative}
+
+
+def data_identities(tasks: Iterable[str], metadata: Mapping[str, Any]) -> dict[str, dict]:
+    """Every data file the tasks will read, keyed by kind (rtp, nontoxic, toxic, zeroshot:<member>).
+
+    Resolved as the lm_eval process will resolve them (harness.taskdata, harness.zeroshot, with
+    $AURA_DATA_DIR winning over metadata data_dir); a source on the Hub is named by its dataset.
+    """
+    from aura_eval.harness.zeroshot import spec_of, zeroshot_file
+
+    inputs = task_inputs(tasks)
+    data_dir, _ = data_dir_from(metadata)
+    found: dict[str, dict] = {}
+    for kind in sorted(inputs["kinds"]):
+        path = resolve_data_file(kind, metadata)
+        found[kind] = file_identity(path, data_dir) if path else {"hub": KINDS[kind].hub_source}
+    for member in inputs["zeroshot"]:
+        spec = spec_of(member)
+        path = zeroshot_file(spec, metadata)
+        if path is not None:
+            found[f"zeroshot:{member}"] = file_identity(path, data_dir)
+        else:
+            found[f"zeroshot:{member}"] = {"skipped": True} if data_dir is not None else {"hub": spec.dataset}
+    for task in inputs["other"]:
+        found[f"task:{task}"] = {"lm_eval_task": task}  # lm-eval's own task and data: lm-eval's version names it
+    return found
+
+
+# ----------------------------------------------------------------------------- task definitions
+
+
+class _TaskYamlLoader(yaml.SafeLoader):
+    """Reads tasks/*.yaml without importing their functions: `!function x.y` stays the string "x.y"."""
+
+
+_TaskYamlLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+def task_configs(folder: Path | None = None) -> dict[str, dict]:
+    """Every task and group of `tasks/` by name, `include:` merged in."""
+    folder = folder or tasks_dir()
+    raw = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".yaml" or path.name.endswith("_yaml"):
+            raw[path.name] = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaskYamlLoader) or {}
+    configs = {}
+    for config in raw.values():
+        if "include" in config:
+            config = {**raw.get(config["include"], {}), **config}
+        name = config.get("group") or config.get("task")
+        if isinstance(name, str):
+            configs[name] = config
+    return configs
+
+
+def task_inputs(tasks: Iterable[str]) -> dict[str, Any]:
+    """What `tasks` read: data kinds, zero-shot members, whether they score toxicity (and with which scorer
+    metadata defaults), and the tasks that are lm-eval's own."""
+    configs = task_configs()
+    inputs: dict[str, Any] = {"kinds": set(), "zeroshot": [], "scorer_defaults": [], "other": []}
+
+    def visit(name: str) -> None:
+        config = configs.get(name)
+        if config is None:
+            inputs["other"].append(name)
+            return
+        if "group" in config:
+            for child in config.get("task") or []:
+                visit(child if isinstance(child, str) else child.get("task", ""))
+            return
+        if config.get("class") == ZEROSHOT_CLASS or name == ZEROSHOT_GROUP:
+            inputs["zeroshot"] += [m for m in config.get("members") or [] if m not in inputs["zeroshot"]]
+        kind = LOADER_KINDS.get(str(config.get("custom_dataset")))
+        if kind:
+            inputs["kinds"].add(kind)
+        if config.get("class") == TOXICITY_CLASS:
+            inputs["scorer_defaults"].append((config.get("metadata") or {}).get(SCORER_KEY))
+
+    for task in tasks:
+        visit(task)
+    return inputs
+
+
+def task_code_digest() -> str:
+    """One digest of the task definitions: tasks/ (YAMLs and aura_tasks.py) and the harness package."""
+    import aura_eval.harness as harness
+
+    named = {f"tasks/{p.name}": sha256_file(p) for p in sorted(tasks_dir().iterdir())
+             if p.is_file() and (p.suffix in (".yaml", ".py") or p.name.endswith("_yaml"))}
+    named.update({f"harness/{p.name}": sha256_file(p) for p in sorted(Path(harness.__file__).parent.glob("*.py"))})
+    return sha256_lines(named)
+
+
+# ----------------------------------------------------------------------------- scorers
+
+
+def scorer_names(tasks: Iterable[str], metadata: Mapping[str, Any]) -> list[str]:
+    """The toxicity scorers the tasks will use ($AURA_TOXICITY_SCORER, else metadata, else each task's YAML)."""
+    from aura_eval.harness.scorers import resolve_scorer_name
+
+    names = []
+    for default in task_inputs(tasks)["scorer_defaults"]:
+        merged = {SCORER_KEY: default, **{k: v for k, v in metadata.items() if k == SCORER_KEY and v}}
+        name = resolve_scorer_name(merged)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def scorer_identity(name: str) -> dict:
+    """A scorer by name and the digest of its weights (the package version for profanity-check)."""
+    import os
+
+    if name.startswith("detoxify-"):
+        checkpoint = os.environ.get(DETOXIFY_CHECKPOINT_ENV, "").strip()
+        path = Path(checkpoint).expanduser() if checkpoint else detoxify_cache_path(name.removeprefix("detoxify-"))
+        identity = {"name": name, "weights": path.name if path else None,
+                    "sha256": cached_sha256(path) if path and path.is_file() else "not downloaded yet"}
+        config_dir = os.environ.get(DETOXIFY_CONFIG_ENV, "").strip()
+        if config_dir and Path(config_dir).expanduser().is_dir():
+            identity["config_sha256"] = files_digest(model_files(Path(config_dir).expanduser()))
+        return identity
+    if name.startswith("hf:"):
+        model, hash_sign, label = name.removeprefix("hf:").partition("#")
+        if Path(model).expanduser().is_dir():  # a local classifier: by folder name and content, not by path
+            folder = Path(model).expanduser().resolve()
+            return {"name": f"hf:{folder.name}{hash_sign}{label}", "sha256": files_digest(model_files(folder))}
+        return {"name": name, "hub": model, "commit": hub_cached_commit(model)}
+    if name == "profanity-check":
+        return {"name": name, "package": f"alt-profanity-check {package_version('alt-profanity-check')}"}
+    return {"name": name}  # a scorer registered in-process: its name is all there is
+
+
+def detoxify_cache_path(variant: str) -> Path | None:
+    """Where harness.scorers looks for Detoxify's checkpoint: torch hub's cache, under the file name of its URL."""
+    try:
+        import torch
+        from detoxify.detoxify import MODEL_URLS
+    except ImportError:
+        return None
+    url = MODEL_URLS.get(variant)
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1] if url else None
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    """aura-eval, lm-eval, transformers and torch as installed here."""
+    return {name: aura_eval.__version__ if dist is None else package_version(dist) for name, dist in VERSIONED.items()}
+
