@@ -10,6 +10,7 @@ import sys
 from aura_eval import __version__
 from aura_eval.core.config import DEFAULT_DAMP_ALPHA, METHODS, InterventionConfig
 from aura_eval.core.loading import ModelRef
+from aura_eval.core.text import printable
 from aura_eval.harness import tasks_dir
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
@@ -113,7 +114,6 @@ def cmd_info(args) -> int:
     """The header's fields, one a line; every value from the file goes through `printable`, so a crafted
     header (its digest recomputed) cannot clear the screen, move the cursor or print a line of its own."""
     from aura_eval.core.intervention import Intervention
-    from aura_eval.core.text import printable
 
     config = method_config(args)
     iv = Intervention.load(args.state)
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
               "resumes)", file=sys.stderr)
         return 130
     except (ValueError, OSError, RuntimeError) as e:
-        message = " ".join(str(e).split())  # one line, whatever the library put in it
+        message = printable(" ".join(str(e).split()))  # one line, and no terminal controls from a file or header
         print(f"aura-eval {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -82,3 +82,10 @@ def test_a_header_whose_fields_have_other_shapes_gives_no_traceback(tmp_path, ca
         assert main(["info", str(path)]) == 2
         assert capsys.readouterr().err == (f"aura-eval info: error: {path}: header field 'fingerprint' must be an "
                                            "object with 'module_widths' an object\n")
+
+
+def test_an_error_message_carries_no_terminal_control_from_a_name(tmp_path, capsys):
+    # Error lines repeat what they were given (a path, a header field): escaped like info's output.
+    assert main(["info", str(tmp_path / "a\x1b[2Jb\rfake.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "a\\x1b[2Jb" in err and not has_control(err.rstrip("\n")), repr(err)

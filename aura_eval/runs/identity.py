@@ -85,9 +85,10 @@ def data_identities(tasks: Iterable[str], metadata: Mapping[str, Any]) -> dict[s
     """Every data file the tasks will read, keyed by kind (rtp, nontoxic, toxic, zeroshot:<member>).
 
     Resolved as the lm_eval process will resolve them (harness.taskdata, harness.zeroshot, with
-    $AURA_DATA_DIR winning over metadata data_dir); a source on the Hub is named by its dataset.
+    $AURA_DATA_DIR winning over metadata data_dir); a source on the Hub is named by its dataset. Zero-shot
+    files are also checked for meaning, so compare refuses a wrong one before any model loads.
     """
-    from aura_eval.harness.zeroshot import spec_of, zeroshot_file
+    from aura_eval.harness.zeroshot import read_zeroshot_file, spec_of, zeroshot_file
 
     inputs = task_inputs(tasks)
     data_dir, _ = data_dir_from(metadata)
@@ -99,6 +100,7 @@ def data_identities(tasks: Iterable[str], metadata: Mapping[str, Any]) -> dict[s
         spec = spec_of(member)
         path = zeroshot_file(spec, metadata)
         if path is not None:
+            read_zeroshot_file(spec, path)  # checked for meaning here, before any model loads (one-line DataFileError)
             found[f"zeroshot:{member}"] = file_identity(path, data_dir)
         else:
             found[f"zeroshot:{member}"] = {"skipped": True} if data_dir is not None else {"hub": spec.dataset}
