@@ -667,3 +667,20 @@ def test_the_folded_cache_is_keyed_by_model_content_and_state(tmp_path, monkeypa
     assert folded_dir("org/m", state, {**identity.versions(), "transformers": "0.0.1"}) != one
     state.write_bytes(b"another state")
     assert folded_dir("org/m", state) != one
+
+
+def test_a_zero_shot_file_wrong_in_meaning_is_refused_before_any_variant_runs(tmp_path, fake, state, local_model):
+    from aura_eval.core.labelled import DataFileError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    good = {"goal": "Open a jar", "sol1": "Twist the lid.", "sol2": "Sing to it.", "label": 0}
+    (data / "piqa.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 2}) + "\n")
+    with pytest.raises(DataFileError, match=r"piqa\.jsonl:2.*label"):
+        compare(ModelRef.parse(str(local_model), name="m"), str(state), ["base", "aura"], tmp_path / "out",
+                options(tasks=["aura_zeroshot"], data_dir=str(data)))
+    assert fake.calls == []  # no lm_eval process, so no model was loaded
+    (data / "piqa.jsonl").write_text(json.dumps(good) + "\n")
+    compare(ModelRef.parse(str(local_model), name="m"), str(state), ["base"], tmp_path / "out",
+            options(tasks=["aura_zeroshot"], data_dir=str(data)))
+    assert len(fake.calls) == 1
