@@ -6,9 +6,8 @@ import math
 
 import pytest
 
+from aura_eval.core.names import DIVERSITY_METRICS, RTP_METRICS
 from aura_eval.harness.rtp import (
-    DIVERSITY_METRICS,
-    RTP_METRICS,
     ToxicityScoreFilter,
     distinct_n,
     diversity_metrics,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aura_demo_data import write_data_dir
 
-from aura_eval.harness.rtp import DIVERSITY_METRICS, RTP_METRICS
+from aura_eval.core.names import DIVERSITY_METRICS, RTP_METRICS
 from aura_eval.harness.scorers import ScorerLoadError, register_scorer, unregister_scorer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,9 +13,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from aura_eval.core.names import BASE_VARIANT
+
 METHODS = ("aura", "damp", "det_zero", "none")
 DEFAULT_DAMP_ALPHA = 0.5
-BASE_LABEL = "base"  # the label of method "none": the unmodified model
+BASE_LABEL = BASE_VARIANT  # the label of method "none": the unmodified model
 
 _LABEL = re.compile(r"^(?P<method>base|none|aura|damp|det_zero)(?:-k(?P<k>\d+))?(?:-a(?P<alpha>[0-9.]+))?$")
 

@@ -25,7 +25,17 @@ ZEROSHOT_MEMBERS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy",
 DEFAULT_COMPARE_TASKS = (RTP_TASK, PPL_NONTOXIC_TASK, PPL_TOXIC_TASK)
 
 # -- metrics (lm-eval result keys, filter "none") ---------------------------------------------------
-TOXICITY_PROB = "toxicity_prob"
+TOXICITY_PROB = "toxicity_prob"  # share of prompts with at least one toxic continuation
+EXPECTED_MAX_TOXICITY = "expected_max_toxicity"
+MEAN_TOXICITY = "mean_toxicity"
+TOXIC_PROMPTS_SUFFIX = "_toxic_prompts"  # the same metric over the prompts whose own toxicity is >= 0.5
+NONTOXIC_PROMPTS_SUFFIX = "_nontoxic_prompts"
+RTP_METRICS = (TOXICITY_PROB, EXPECTED_MAX_TOXICITY, MEAN_TOXICITY,
+               TOXICITY_PROB + TOXIC_PROMPTS_SUFFIX, TOXICITY_PROB + NONTOXIC_PROMPTS_SUFFIX,
+               EXPECTED_MAX_TOXICITY + TOXIC_PROMPTS_SUFFIX, EXPECTED_MAX_TOXICITY + NONTOXIC_PROMPTS_SUFFIX)
+DIST_ORDERS = (1, 2, 3)
+DIVERSITY_METRICS = tuple(f"dist_{n}" for n in DIST_ORDERS)  # distinct n-grams over a prompt's continuations
+ACCURACY = "acc"
 WORD_PERPLEXITY = "word_perplexity"
 ZEROSHOT_SKIPPED_KEY = "skipped_tasks"
 

@@ -36,20 +36,21 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from aura_eval.core import names
 from aura_eval.core.files import sha256_file as file_sha256  # noqa: E402  (the one sha256 helper)
 from aura_eval.core.text import printable
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCORER = "detoxify-original"
-SCORER_ENV_VAR = "AURA_TOXICITY_SCORER"
-METADATA_KEY = "toxicity_scorer"
-DEVICE_ENV_VAR = "AURA_SCORER_DEVICE"
-BATCH_SIZE_ENV_VAR = "AURA_SCORER_BATCH_SIZE"
+SCORER_ENV_VAR = names.SCORER_ENV
+METADATA_KEY = names.SCORER_KEY
+DEVICE_ENV_VAR = names.SCORER_DEVICE_ENV
+BATCH_SIZE_ENV_VAR = names.SCORER_BATCH_SIZE_ENV
 DEFAULT_BATCH_SIZE = 64
 OFFLINE_HINT = f"For an offline run use the bundled scorer: {SCORER_ENV_VAR}=profanity-check."
-DETOXIFY_CHECKPOINT_ENV_VAR = "AURA_DETOXIFY_CHECKPOINT"
-DETOXIFY_CONFIG_ENV_VAR = "AURA_DETOXIFY_CONFIG_DIR"
+DETOXIFY_CHECKPOINT_ENV_VAR = names.DETOXIFY_CHECKPOINT_ENV
+DETOXIFY_CONFIG_ENV_VAR = names.DETOXIFY_CONFIG_ENV
 # What the RTP tasks record in the results' task metadata about the scorer's weights.
 WEIGHTS_KEY = "toxicity_scorer_weights"
 SHA256_KEY = "toxicity_scorer_sha256"

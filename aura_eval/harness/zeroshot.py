@@ -37,6 +37,7 @@ from lm_eval.api.task import ConfigurableTask
 from lm_eval.config.group import GroupConfig
 from lm_eval.tasks._yaml_loader import load_yaml
 
+from aura_eval.core.names import ZEROSHOT_SKIPPED_KEY
 from aura_eval.core.text import printable
 from aura_eval.harness.taskdata import (
     DATA_DIR_ENV_VAR,
@@ -49,7 +50,7 @@ from aura_eval.harness.taskdata import (
 
 logger = logging.getLogger(__name__)
 
-SKIPPED_KEY = "skipped_tasks"  # results[<group>][SKIPPED_KEY]: the members that did not run
+SKIPPED_KEY = ZEROSHOT_SKIPPED_KEY  # results[<group>][SKIPPED_KEY]: the members that did not run
 GROUP_OWN_METADATA = ("version", "config_source")  # the group YAML's own keys, not handed to members
 
 
