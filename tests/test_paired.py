@@ -90,14 +90,18 @@ def test_stringified_and_missing_values_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("lines, message", [
-    (["{not json"], r"s\.jsonl:1: not JSON"),
+    (["{not json"], r"s\.jsonl:1: not valid JSON"),
     ([sample(0, acc=1), sample(0, acc=0)], r"s\.jsonl:2: doc_id 0 appears twice"),
     ([sample(0, other=1)], r"s\.jsonl:1: field 'acc' missing"),
     ([{"doc_id": 0, "acc": 1}], r"s\.jsonl:1: field 'doc_hash' missing"),
     ([sample(0.5, acc=1)], r"s\.jsonl:1: field 'doc_id' must be an integer"),
     ([sample(0, acc="high")], r"s\.jsonl:1: field 'acc' is not a number"),
     ([sample(0, acc=[1, 2, 3])], r"s\.jsonl:1: field 'acc' should be \[loglikelihood, weight\]"),
-    ([], r"s\.jsonl: no document logged"),
+    ([], r"s\.jsonl: the file is empty"),
+    ([{**sample(0, acc=1), "filter": "other"}], r"s\.jsonl: no document logged"),
+    ([sample(0, acc=1.5)], r"s\.jsonl:1: field 'acc' is 1\.5; it should be in \[0, 1\]"),
+    ([sample(0, acc="inf")], r"s\.jsonl:1: field 'acc' is 'inf'; it should be in \[0, 1\]"),
+    ([sample(0, acc=int("9" * 400))], r"s\.jsonl:1: field 'acc' is not a number \(of a float's range\)"),
 ])
 def test_bad_samples_files_name_the_file_line_and_field(tmp_path, lines, message):
     with pytest.raises(paired.SamplesError, match=message):
@@ -175,7 +179,7 @@ def test_a_broken_samples_file_is_a_note_not_a_crash(tmp_path):
     (path,) = (root / "tiny" / "aura").glob("samples_piqa_*.jsonl")
     path.write_text(path.read_text() + "{broken\n")
     columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
-    assert "piqa: samples not used," in columns["paired_notes"] and ":9: not JSON" in columns["paired_notes"]
+    assert "piqa: samples not used," in columns["paired_notes"] and ":9: not valid JSON" in columns["paired_notes"]
     assert columns["zeroshot_avg_diff_tasks"] == "arc_easy"
     assert "zero-shot average over arc_easy only (piqa not paired)" in columns["paired_notes"]
 
@@ -231,6 +235,8 @@ def write_run(root: Path, variant: str, tasks: dict[str, dict[str, list]], date:
         results[task] = {"alias": task, **{f"{metric}{',none'}": aggregate(values) for metric, values in metrics.items()}}
         configs[task] = {"task": task, "metadata": {"toxicity_scorer": "s"} if task == "aura_rtp" else {}}
     data = {"results": results, "configs": configs,
+            "n-samples": {task: {"original": len(next(iter(m.values()))), "effective": len(next(iter(m.values())))}
+                          for task, m in tasks.items()},
             "config": {"model": "aura-hf", "aura": {"variant": variant, "model_name": model}}}
     (folder / f"results_{date}.json").write_text(json.dumps(data))
 
@@ -291,6 +297,8 @@ def synthetic(tmp_path_factory):
     write_run(root, "base", {"piqa": {"acc": base_piqa[:40]}}, "2024-01-01T00-00-00.0", model="m-small")
     write_run(root, "partial", {"piqa": {"acc": flipped(base_piqa, 0.01, 0.01, rng)}}, "2024-01-06T00-00-00.0")
     write_run(root, "worse", {"aura_rtp": rtp(flipped(base_tox, 0.0, 0.5, rng))}, "2024-01-05T00-00-00.0")
+    write_run(root, "close", {"piqa": {"acc": flipped(base_piqa, 0.031, 0.02, rng)},  # about as many lost as gained
+                              "arc_easy": {"acc": flipped(base_arc, 0.04, 0.02, rng)}}, "2024-01-07T00-00-00.0")
     return root
 
 
@@ -313,25 +321,33 @@ def test_verdicts_on_synthetic_results(synthetic, tmp_path):
     assert clean["tox_reduction_ci_low"] > 1.5
 
 
-def test_zero_shot_average_and_pooled_mcnemar(synthetic):
+def test_zero_shot_average_and_its_sign_flip_test(synthetic):
+    """Interval and test are on one quantity, the mean over tasks of the accuracy difference. piqa and arc_easy
+    have 3000 documents each, so that mean is the pooled difference and the sign-flip test's distribution is
+    the exact McNemar test's on the pooled documents: the Monte Carlo p must agree within its error."""
     rows = merged_rows(synthetic, "m")
-    columns = paired.model_statistics(rows, FAST)["broken"]
+    settings = paired.PairedSettings(resamples=20_000)
+    columns = paired.model_statistics(rows, settings)["close"]
     read = {}
-    for variant in ("base", "broken"):
+    for variant in ("base", "close"):
         for task in ("piqa", "arc_easy"):
             read[variant, task] = paired.read_samples(
                 paired.samples_path(rows[variant][task], task), task, ("acc",)).values["acc"]
-    per_task = [read["broken", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
+    per_task = [read["close", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
     assert columns["zeroshot_avg_diff"] == pytest.approx(np.mean(per_task), abs=1e-15)
     assert columns["piqa_diff"] == pytest.approx(per_task[0], abs=1e-15)
     base_all = np.concatenate([read["base", "piqa"], read["base", "arc_easy"]])
-    broken_all = np.concatenate([read["broken", "piqa"], read["broken", "arc_easy"]])
-    only_base = int(((base_all == 1) & (broken_all == 0)).sum())
-    only_variant = int(((base_all == 0) & (broken_all == 1)).sum())
-    assert columns["zeroshot_avg_mcnemar_p"] == pytest.approx(
-        binomtest(only_base, only_base + only_variant, 0.5).pvalue, rel=1e-9, abs=1e-300)
+    close_all = np.concatenate([read["close", "piqa"], read["close", "arc_easy"]])
+    only_base = int(((base_all == 1) & (close_all == 0)).sum())
+    only_variant = int(((base_all == 0) & (close_all == 1)).sum())
+    exact = binomtest(only_base, only_base + only_variant, 0.5).pvalue
+    assert 0.001 < exact < 0.5  # a p-value the Monte Carlo can be checked on
+    error = math.sqrt(exact * (1 - exact) / settings.resamples)
+    assert abs(columns["zeroshot_avg_p"] - exact) < 4 * error + 1 / settings.resamples
+    assert columns["piqa_mcnemar_p"] == pytest.approx(stats.mcnemar_exact(read["base", "piqa"], read["close", "piqa"]))
     # each task's own interval equals the single-task bootstrap with the same seed and task stream
-    expected = stats.paired_bootstrap(read["base", "piqa"], read["broken", "piqa"], FAST.resamples, FAST.seed, "piqa")
+    expected = stats.paired_bootstrap(read["base", "piqa"], read["close", "piqa"], settings.resamples, settings.seed,
+                                      "piqa")
     assert (columns["piqa_diff_ci_low"], columns["piqa_diff_ci_high"]) == pytest.approx(
         (expected["difference"].low, expected["difference"].high), abs=1e-12)
 

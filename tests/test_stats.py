@@ -122,9 +122,14 @@ def test_perplexity_ratio_matches_a_python_loop_and_lm_eval_on_the_full_sample()
     assert 1.0 < estimate.low < estimate.value < estimate.high  # the variant adds NLL on every document
 
 
-def test_ratio_over_a_zero_mean_has_no_value():
-    assert math.isnan(stats.paired_bootstrap([1, 0, 1], [0, 0, 0], 100)["ratio"].value)
-    assert math.isnan(stats.paired_bootstrap([0, 0, 0], [1, 0, 0], 100)["ratio"].value)
+def test_ratio_over_a_zero_mean_is_infinite_and_zero_over_zero_is_one():
+    """A variant with no toxic continuation is infinitely less toxic; resamples where both rows have none count
+    as 1x (equally non-toxic), so the interval has bounds: here every resample is inf or 1."""
+    ratio = stats.paired_bootstrap([1, 0, 1], [0, 0, 0], 1000)["ratio"]
+    assert ratio.value == math.inf and ratio.high == math.inf and 1.0 <= ratio.low
+    draws = stats.toxicity_ratio(np.array([2.0, 0.0, 0.0, 3.0]), np.array([0.0, 0.0, 1.0, 1.5]))
+    assert draws.tolist() == [math.inf, 1.0, 0.0, 2.0]
+    assert stats.paired_bootstrap([0, 0, 0], [1, 0, 0], 100)["ratio"].value == 0.0
 
 
 def test_bad_shapes_are_refused():

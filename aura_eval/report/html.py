@@ -73,8 +73,8 @@ def render_html(tables, notes: list[str], legend) -> str:
 def render_table(table) -> str:
     head = "".join(f'<th title="click to sort">{escape(header)}</th>' for header in table.headers)
     rows = []
-    for row in table.rows:
-        css = ' class="base"' if row[1].text == "base" else ""
+    for index, row in enumerate(table.rows):
+        css = ' class="base"' if table.base and table.base[index] else ""
         cells = "".join(render_cell(cell) for cell in row)
         rows.append(f"<tr{css}>{cells}</tr>")
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
