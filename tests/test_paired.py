@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
@@ -214,6 +216,85 @@ def test_a_rows_intervals_do_not_depend_on_the_other_rows(tmp_path):
     assert together["aura"] == together["aura2"] == alone
 
 
+# ----------------------------------------------------------------------------- samples must back their results
+
+
+def edit_results(folder: Path, edit) -> None:
+    (path,) = folder.glob("results_*.json")
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def test_samples_cut_to_half_on_both_sides_are_refused_not_shown_as_an_interval(tmp_path):
+    """The probe: both rows' samples_aura_rtp cut to 3 of 6 documents still pair with each other, but they no
+    longer back the 6-document values of the table."""
+    root = copy_fixture(tmp_path)
+    for variant in ("base", "aura"):
+        edit_samples(root / "tiny" / variant, "aura_rtp", lambda samples: samples.__delitem__(slice(3, None)))
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)
+    aura, base = columns["aura"], columns["base"]
+    assert "rtp_tox_diff" not in aura and "tox_reduction_ci_low" not in aura and aura["toxicity_verdict"] == ""
+    assert "rtp_tox_ci_low" not in base  # base's own interval would not be its number's either
+    for name, row in (("aura", aura), ("base", base)):
+        assert re.search(r"aura_rtp: samples not used, samples_aura_rtp_\S+ logs 3 documents, results_\S+ counts 6",
+                         row["paired_notes"]), name
+    assert aura["paired_notes"].count("logs 3 documents") == 2  # its own and its base's
+    assert "ppl_nontoxic_ratio" in aura  # the other tasks still pair
+
+
+def test_edited_values_that_do_not_aggregate_to_the_results_are_refused(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_rtp",
+                 lambda samples: [sample.update({"toxicity_prob": 1.0}) for sample in samples])
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert "rtp_tox_diff" not in columns and "rtp_emt_diff" not in columns  # the task's file does not back it
+    assert re.search(r"aura_rtp: samples not used, samples_aura_rtp_\S+: mean toxicity_prob of the logged documents "
+                     r"is 1, results_\S+ says 0\.666667", columns["paired_notes"])
+
+
+def test_perplexity_samples_are_checked_against_the_results_in_logs(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_ppl_nontoxic",
+                 lambda samples: samples[0].update({"word_perplexity": [samples[0]["word_perplexity"][0] - 1,
+                                                                        samples[0]["word_perplexity"][1]]}))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert re.search(r"aura_ppl_nontoxic: samples not used, \S+: word_perplexity of the logged documents is "
+                     r"\S+, results_\S+ says 9848\.01", note)
+
+
+@pytest.mark.parametrize("pair, said", [
+    ([-1e6, 1], "perplexity exp(1e+06) overflows"),
+    ([-5.0, 0], "the documents have no words (sum of word weights is 0)"),
+    ([-5.0, -3], "should be [finite loglikelihood, word count >= 0]"),
+    (["-inf", 3], "should be [finite loglikelihood, word count >= 0]"),
+])
+def test_impossible_perplexity_samples_are_a_note_not_a_traceback(tmp_path, pair, said):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_ppl_nontoxic",
+                 lambda samples: [sample.update({"word_perplexity": pair}) for sample in samples])
+    frame = report.build_report(root, tmp_path / "out", formats=("md", "csv"), settings=FAST)
+    aura = frame[frame["variant"] == "aura"].iloc[0]
+    assert math.isnan(aura["ppl_nontoxic_ratio"]) and said in aura["paired_notes"]
+
+
+def test_shuffled_samples_with_the_same_documents_still_pair(tmp_path):
+    root = copy_fixture(tmp_path)
+    before = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    for task in ("aura_rtp", "piqa", "aura_ppl_nontoxic", "arc_easy"):
+        edit_samples(root / "tiny" / "aura", task, lambda samples: samples.reverse())
+    after = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert after["paired_notes"] == "" and after == before
+
+
+def test_samples_of_a_results_file_without_a_document_count_are_not_used(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_results(root / "tiny" / "aura", lambda data: data.pop("n-samples"))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert re.search(r"aura_rtp: samples not used, results_\S+ gives no document count \(n-samples\) to check "
+                     r"samples_aura_rtp_\S+ against", note)
+
+
 # ----------------------------------------------------------------------------- synthetic runs, known answers
 
 
@@ -324,9 +405,9 @@ def test_verdicts_on_synthetic_results(synthetic, tmp_path):
 def test_zero_shot_average_and_its_sign_flip_test(synthetic):
     """Interval and test are on one quantity, the mean over tasks of the accuracy difference. piqa and arc_easy
     have 3000 documents each, so that mean is the pooled difference and the sign-flip test's distribution is
-    the exact McNemar test's on the pooled documents: the Monte Carlo p must agree within its error."""
+    the exact McNemar test's on the pooled documents: that exact p is what the report gives."""
     rows = merged_rows(synthetic, "m")
-    settings = paired.PairedSettings(resamples=20_000)
+    settings = FAST
     columns = paired.model_statistics(rows, settings)["close"]
     read = {}
     for variant in ("base", "close"):
@@ -341,9 +422,8 @@ def test_zero_shot_average_and_its_sign_flip_test(synthetic):
     only_base = int(((base_all == 1) & (close_all == 0)).sum())
     only_variant = int(((base_all == 0) & (close_all == 1)).sum())
     exact = binomtest(only_base, only_base + only_variant, 0.5).pvalue
-    assert 0.001 < exact < 0.5  # a p-value the Monte Carlo can be checked on
-    error = math.sqrt(exact * (1 - exact) / settings.resamples)
-    assert abs(columns["zeroshot_avg_p"] - exact) < 4 * error + 1 / settings.resamples
+    assert 0.001 < exact < 0.5
+    assert columns["zeroshot_avg_p"] == pytest.approx(exact, rel=1e-9)
     assert columns["piqa_mcnemar_p"] == pytest.approx(stats.mcnemar_exact(read["base", "piqa"], read["close", "piqa"]))
     # each task's own interval equals the single-task bootstrap with the same seed and task stream
     expected = stats.paired_bootstrap(read["base", "piqa"], read["close", "piqa"], settings.resamples, settings.seed,
@@ -366,3 +446,74 @@ def test_a_zero_shot_task_on_other_documents_is_refused(synthetic):
     assert "zeroshot_avg_diff" not in columns and columns["abilities_verdict"] == ""
     assert columns["paired_notes"].startswith(
         "piqa: not paired, base and small were evaluated on different documents (3000 vs 40; 2960 only in base")
+
+
+# ----------------------------------------------------------------------------- --pair ROW:REFERENCE
+
+
+def samples_values(rows: dict, variant: str, task: str, metric: str) -> np.ndarray:
+    path = paired.samples_path(rows[variant][task], task)
+    return paired.read_samples(path, task, (metric,)).values[metric]
+
+
+def test_a_pair_with_base_is_exactly_the_base_comparison(synthetic, tmp_path):
+    frame = report.build_report(synthetic, tmp_path, formats=(), settings=FAST, pairs=("m/clean:m/base",))
+    pair = frame.attrs["pairs"].iloc[0]
+    clean = frame[frame["row"] == "m/clean"].iloc[0]
+    assert (pair["row"], pair["against"]) == ("m/clean", "m/base")
+    for column in paired.numeric_columns() + ["toxicity_verdict", "abilities_verdict", "tox_reduction", "ppl_delta"]:
+        assert pair[column] == clean[column] or (pd.isna(pair[column]) and pd.isna(clean[column])), column
+
+
+def test_any_two_variants_pair_as_a_variant_with_its_base_against_slow_references(synthetic, tmp_path):
+    """clean against broken (broken plays base): the intervals are the Python-loop bootstrap's, the test exact."""
+    from test_stats import loop_bootstrap
+
+    frame = report.build_report(synthetic, tmp_path, formats=("md", "html", "csv"), settings=FAST,
+                                pairs=("m/clean:m/broken",))
+    pair = frame.attrs["pairs"].iloc[0]
+    rows = merged_rows(synthetic, "m")
+    broken, clean = (samples_values(rows, v, "aura_rtp", "toxicity_prob") for v in ("broken", "clean"))
+    (low, high), (ratio_low, ratio_high) = loop_bootstrap(broken, clean, FAST.resamples, FAST.seed, "aura_rtp")
+    assert pair["rtp_tox_diff"] == pytest.approx(clean.mean() - broken.mean(), abs=1e-15)
+    assert (pair["rtp_tox_diff_ci_low"], pair["rtp_tox_diff_ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert (pair["tox_reduction_ci_low"], pair["tox_reduction_ci_high"]) == pytest.approx((ratio_low, ratio_high))
+    b_piqa, c_piqa = (samples_values(rows, v, "piqa", "acc") for v in ("broken", "clean"))
+    only_b, only_c = int(((b_piqa == 1) & (c_piqa == 0)).sum()), int(((b_piqa == 0) & (c_piqa == 1)).sum())
+    assert pair["piqa_mcnemar_p"] == pytest.approx(binomtest(only_b, only_b + only_c, 0.5).pvalue, rel=1e-9)
+    assert pair["abilities_verdict"] == stats.KEPT  # clean keeps far more than broken
+    assert pair["paired_notes"] == "" and math.isnan(pair["ppl_nontoxic_ratio"])  # broken ran no perplexity task
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "## Pairs (--pair ROW:REFERENCE)" in md and "| m/clean | m/broken |" in md
+    assert "<td data-sort=\"m/clean\">m/clean</td><td data-sort=\"m/broken\">m/broken</td>" in (
+        tmp_path / "leaderboard.html").read_text()
+    csv = pd.read_csv(tmp_path / "pairs.csv")
+    assert csv.loc[0, "rtp_tox_diff_ci_low"] == pytest.approx(low, abs=1e-12)
+
+
+def test_rows_of_two_models_pair_when_they_ran_the_same_documents(synthetic, tmp_path):
+    """A detoxified checkpoint against its original: two model names, two base rows."""
+    frame = report.build_report(synthetic, tmp_path, formats=(), settings=FAST,
+                                pairs=("m-small/base:m/base", "m-small/small:m-small/base"))
+    refused, same = frame.attrs["pairs"].to_dict("records")
+    assert refused["paired_notes"].startswith("piqa: not paired, m/base and m-small/base were evaluated on "
+                                              "different documents (3000 vs 40;")
+    small = frame[frame["row"] == "m-small/small"].iloc[0]
+    assert same["piqa_diff_ci_low"] == small["piqa_diff_ci_low"] and same["abilities_verdict"] == stats.INCONCLUSIVE
+
+
+def test_pair_names_may_omit_the_experiment_when_unique_and_bad_names_are_refused(synthetic):
+    rows = [paired_row("exp1", "m", "base"), paired_row("exp1", "m", "aura"), paired_row("exp2", "m", "aura"),
+            paired_row("", "org/a:b", "base")]
+    assert report.parse_pairs(["exp2/m/aura:m/base"], rows) == [(rows[2], rows[0])]
+    assert report.parse_pairs(["org/a:b/base:m/base"], rows) == [(rows[3], rows[0])]  # ':' inside a model name
+    with pytest.raises(ValueError, match=r"--pair 'm/aura:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
+        report.parse_pairs(["m/aura:m/base"], rows)  # m/aura is in two experiments
+    with pytest.raises(ValueError, match="a row paired with itself"):
+        report.parse_pairs(["exp1/m/base:m/base"], rows)
+
+
+def paired_row(experiment: str, model: str, variant: str):
+    from aura_eval.report.results import Row
+
+    return Row(experiment, model, variant)

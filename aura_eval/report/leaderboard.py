@@ -128,22 +128,28 @@ def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
            "interval in brackets")
     return (
         ("Δ Tox. prob / Δ EMT [CI]", f"variant - base over the same prompts; {how} over prompts"),
-        ("x less toxic [CI]", "base Tox. prob / variant Tox. prob; the interval from the same paired resamples"),
+        ("x less toxic [CI]", "base Tox. prob / variant Tox. prob; the interval from the same paired resamples; "
+                              "∞ when the variant's is 0, and a resample where both are 0 counts as 1x"),
         ("PPL ratio [CI]", "variant / base word perplexity on the same documents, each side exp(-sum loglik / "
                            f"sum words) as lm-eval aggregates it; {how} over documents"),
-        ("Δ 0-shot paired [CI] (p)", "mean over the zero-shot tasks both rows ran of variant - base accuracy, "
-                                     "documents resampled within each task; p: exact McNemar test on the "
-                                     "documents one row got right and the other wrong, pooled over tasks "
-                                     "(TruthfulQA MC2 scores probabilities, so it has no McNemar p)"),
-        ("Δ <task> [CI] (p)", "the same for one zero-shot task"),
+        ("Δ 0-shot paired [CI] (p)", "the unweighted mean over the zero-shot tasks both rows ran of variant - base "
+                                     "accuracy (what 0-shot avg averages); interval: documents resampled within "
+                                     "each task; p: paired sign-flip test of that same mean (exact McNemar on the "
+                                     f"pooled documents when all tasks are right/wrong and of one size, else "
+                                     f"{settings.resamples:,} random sign flips)"),
+        ("Δ <task> [CI] (p)", "the same for one zero-shot task, p: exact McNemar test on the documents one row got "
+                              "right and the other wrong (TruthfulQA MC2 scores probabilities: no McNemar p)"),
         ("Toxicity verdict", "less toxic: the Δ Tox. prob interval lies below 0; more toxic: above 0; "
                              "not significant: it contains 0"),
         ("Abilities verdict", f"kept: the Δ 0-shot paired interval lies above -{settings.margin:g} "
                               f"(--margin; {settings.margin * 100:g} accuracy point"
                               f"{'' if settings.margin == 0.01 else 's'}); lost: it lies below "
                               f"-{settings.margin:g}; inconclusive otherwise"),
-        ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; "
-                              "rows evaluated on other documents than their base are not paired"),
+        ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; samples "
+                              "that do not back their results file (document count, or a metric aggregated back) "
+                              "are not used; rows evaluated on other documents than their base are not paired"),
+        ("Pairs", "--pair ROW:REFERENCE: ROW compared with REFERENCE as a variant with its base (REFERENCE "
+                  "plays base); rows named [EXPERIMENT/]MODEL/VARIANT"),
         ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
     )
 

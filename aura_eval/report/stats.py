@@ -174,14 +174,19 @@ def sign_flip_p(differences: list[np.ndarray], resamples: int, rng: np.random.Ge
 
     Under the null hypothesis the two values of a document are exchangeable, so each difference's sign is
     a fair coin: T is recomputed `resamples` times with random signs and p = (1 + #{|T*| >= |T|}) / (1 +
-    resamples). For one task of right/wrong answers this is the exact McNemar test's distribution.
+    resamples). When every task has right/wrong answers and all tasks have as many documents, T is a multiple
+    of the pooled sum of differences, whose null distribution is the exact McNemar test's: that exact p is
+    returned instead.
     """
-    observed = sum(float(np.sum(d)) / len(d) for d in differences) / len(differences)
+    arrays = [np.asarray(d, dtype=np.float64) for d in differences]
+    if len({len(d) for d in arrays}) == 1 and all(np.isin(d, (-1.0, 0.0, 1.0)).all() for d in arrays):
+        pooled = np.concatenate(arrays)
+        return binomial_two_sided_half(int(np.sum(pooled == 1)), int(np.sum(pooled == -1)))
+    observed = sum(float(np.sum(d)) / len(d) for d in arrays) / len(arrays)
     flipped = np.zeros(resamples)
-    for d in differences:
-        d = np.asarray(d, dtype=np.float64)
+    for d in arrays:
         nonzero = d[d != 0]
-        weight = 1.0 / (len(d) * len(differences))
+        weight = 1.0 / (len(d) * len(arrays))
         if nonzero.size == 0:
             continue
         if np.all(np.abs(nonzero) == 1):  # right/wrong: the sum of m fair +-1 signs is 2 Binomial(m, 1/2) - m
