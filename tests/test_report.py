@@ -419,3 +419,40 @@ def test_bad_paired_flags_are_one_line_errors(tmp_path, capsys, flags, message):
     assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), *flags])) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"aura-eval report: {message}") and "\n" not in error
+
+
+# ----------------------------------------------------------------------------- text from files is inert
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_run_are_prefixed(tmp_path):
+    formula = '=HYPERLINK("http://evil.example","x")'
+    for model in (formula, "+1", "-2", "@SUM(A1)", "\tname", "\rname", "plain"):
+        write_results(tmp_path / f"r{len(model)}{ord(model[0])}" / "results_a.json", rtp(0.5), aura_config("base", model))
+    report.build_report(tmp_path, tmp_path, formats=("csv",))
+    models = set(pd.read_csv(tmp_path / "leaderboard.csv", keep_default_na=False)["model"])
+    assert models == {"'" + formula, "'+1", "'-2", "'@SUM(A1)", "'\tname", "'\rname", "plain"}
+    frame = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert frame["rtp_tox"].tolist() == [0.5] * 7  # numbers stay numbers (a negative one is not text)
+
+
+def test_control_characters_from_files_are_escaped_on_the_terminal_and_in_markdown(tmp_path, capsys):
+    model = "evil\x1b[2J\x1b[Hfake line\nnext\x07"
+    write_results(tmp_path / "results_a.json", rtp(0.5), aura_config("base", model))
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(tmp_path), "--format", "md"])) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert "| evil\\x1b[2J\\x1b[Hfake line\\nnext\\x07 | base |" in printed
+    assert printed == (tmp_path / "leaderboard.md").read_text() + "\n"
+
+
+def test_a_message_naming_a_file_escapes_its_control_characters(tmp_path, capsys):
+    folder = tmp_path / "bad\x1b]0;title\x07"
+    (folder).mkdir()
+    (folder / "results_1.json").write_text(json.dumps({"results": {"aura_rtp": {"toxicity_prob,none": math.inf}}}))
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(tmp_path)])) == 1
+    error = capsys.readouterr().err
+    assert "\x1b" not in error and "bad\\x1b]0;title\\x07/results_1.json" in error

@@ -14,6 +14,7 @@ intervals, McNemar p-values for zero-shot accuracy, and the toxicity / abilities
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import math
 import sys
@@ -488,9 +489,9 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
     if "md" in formats:
         (out_dir / "leaderboard.md").write_text(render_markdown(frame, shown_dir), encoding="utf-8")
     if "csv" in formats:
-        spreadsheet_safe(frame).to_csv(out_dir / "leaderboard.csv", index=False)
+        write_csv(frame, out_dir / "leaderboard.csv")
         if asked:
-            spreadsheet_safe(frame.attrs["pairs"]).to_csv(out_dir / "pairs.csv", index=False)
+            write_csv(frame.attrs["pairs"], out_dir / "pairs.csv")
     if "html" in formats:
         from aura_eval.report.html import render_html
 
@@ -568,10 +569,16 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP's CSV rule)."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = [f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
-                            for value in safe[column]]
+        values = list(safe[column])
+        if any(isinstance(value, str) for value in values):
+            safe[column] = pd.Series([f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START)
+                                      else value for value in values], index=safe.index, dtype=object)
     return safe
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Text quoted (a CR inside a name cannot split a line), formula-like text prefixed, numbers bare."""
+    spreadsheet_safe(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 MAX_RESAMPLES = 1_000_000  # memory and time stay bounded (sums are resamples x columns)

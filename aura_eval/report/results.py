@@ -54,6 +54,7 @@ class RunFile:
     # Files of one folder are one resumable run; two folders claiming one model x variant x task conflict.
     folder: Path | None = None
     experiment: str = ""  # compare's --out folder relative to the report's folder; "" for the folder itself
+    loose_dir: str | None = None  # outside compare's layout: the file's folder relative to the report's folder
 
 
 class Row(NamedTuple):
@@ -134,7 +135,8 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
     else:
         model, variant = model_of(data, config), variant_of(config)
     run = RunFile(path=path, model=model, variant=variant, timestamp=timestamp_of(data, path),
-                  folder=variant_dir or path.parent, experiment=experiment_of(variant_dir, results_dir))
+                  folder=variant_dir or path.parent, experiment=experiment_of(variant_dir, results_dir),
+                  loose_dir=None if variant_dir else relative_dir(path.parent, results_dir))
     configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
     groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
     counts = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
@@ -156,6 +158,13 @@ def experiment_of(variant_dir: Path | None, results_dir: Path) -> str:
     except ValueError:
         return ""
     return "" if relative == Path(".") else relative.as_posix()
+
+
+def relative_dir(folder: Path, results_dir: Path) -> str:
+    try:
+        return folder.resolve().relative_to(Path(results_dir).resolve()).as_posix()
+    except ValueError:
+        return ""
 
 
 def check_finite(metrics: dict, path: Path, task: str) -> None:
@@ -286,9 +295,17 @@ def timestamp_of(data: dict, path: Path) -> float:
 
 
 def merge_rows(runs: list[RunFile]) -> dict[Row, dict[str, TaskResult]]:
-    """Per experiment x model x variant, each task from the newest file of its run folder (merge_runs)."""
+    """Per experiment x model x variant, each task from the newest file of its run folder (merge_runs).
+
+    A file outside compare's layout belongs to the innermost experiment folder it lies in (else to ""), so
+    that it conflicts with the compare row it claims there, as it would in a report of that folder alone.
+    """
+    known = {run.experiment for run in runs if run.loose_dir is None}
     experiments: dict[str, list[RunFile]] = {}
     for run in runs:
+        if run.loose_dir is not None:
+            run.experiment = max((e for e in known if e and (run.loose_dir + "/").startswith(e + "/")),
+                                 key=len, default="")
         experiments.setdefault(run.experiment, []).append(run)
     return {Row(experiment, model, variant): tasks
             for experiment in sorted(experiments)
