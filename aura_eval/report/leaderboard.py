@@ -1,14 +1,15 @@
-"""`aura-eval report RESULTS_DIR`: the leaderboard of lm-eval results, one row per model x variant.
+"""`aura-eval report RESULTS_DIR`: the leaderboard of lm-eval results, one row per experiment x model x variant.
 
 It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, groups them by compare's
-`<out>/<model>/<variant>/` folders (else by what each file says; results.py), refuses two folders that
-claim the same model x variant x task, compares every variant with the same model's
-`base` row (the paper's "x less toxic" and "+PPL" view), and writes `leaderboard.md`,
-`leaderboard.html`, `leaderboard.csv` and `pareto.png`.
+`<out>/<model>/<variant>/` folders (the experiment is `<out>` relative to RESULTS_DIR; else by what each
+file says; results.py), refuses two folders that claim the same experiment x model x variant x task,
+compares every variant with the `base` row of its experiment and model (the paper's "x less toxic" and
+"+PPL" view), and writes `leaderboard.md`, `leaderboard.html`, `leaderboard.csv` and `pareto.png`.
 
-Where lm-eval logged per-document samples (`--log_samples`, which `compare` passes), each variant is
-also compared with its base *pairwise* (paired.py, stats.py): differences and ratios with 95% bootstrap
-intervals, McNemar p-values for zero-shot accuracy, and the toxicity / abilities verdicts.
+Where lm-eval logged per-document samples (`--log_samples`, which `compare` passes) and they back their
+results file, each variant is also compared with its base *pairwise* (paired.py, stats.py): differences
+and ratios with 95% bootstrap intervals, tests for zero-shot accuracy, and the toxicity / abilities
+verdicts. `--pair ROW:REFERENCE` compares any two rows the same way (their table, and pairs.csv).
 """
 
 from __future__ import annotations

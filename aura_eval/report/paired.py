@@ -1,17 +1,20 @@
-"""Paired statistics of each variant against its model's base row, from lm-eval's per-sample logs.
+"""Paired statistics of each variant against its model's base row (or of any --pair of rows), from
+lm-eval's per-sample logs.
 
 With `--log_samples`, lm-eval writes `samples_<task>_<date>.jsonl` next to `results_<date>.json`:
 one line per document with `doc_id`, `doc_hash`, `prompt_hash` and the task's per-document metric
-values. Two rows are paired on a task only when both logged exactly the same documents (same ids, same
-document and prompt hashes); otherwise the task is refused, and why is said in the row's note.
+values. A samples file is used only when it backs its results file (check_against_results: document
+count, metric aggregated back). Two rows are paired on a task only when both logged exactly the same
+documents (same ids, same document and prompt hashes, any line order); otherwise the task is refused, and
+why is said in the row's note.
 
 Per task kind:
 - toxicity (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
   mean_toxicity -> variant - base differences, and base / variant toxicity probability ("x less toxic");
 - perplexity (aura_ppl_*): per-document (loglikelihood, words) from word_perplexity -> the
   variant / base perplexity ratio, each side exp(-sum loglik / sum words) as lm-eval aggregates it;
-- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task and averaged over the tasks
-  both rows ran, with the exact McNemar p-value.
+- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task (exact McNemar p) and its
+  unweighted mean over the tasks both rows ran (the sign-flip test of that same mean).
 """
 
 from __future__ import annotations
