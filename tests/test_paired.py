@@ -517,3 +517,37 @@ def paired_row(experiment: str, model: str, variant: str):
     from aura_eval.report.results import Row
 
     return Row(experiment, model, variant)
+
+
+def test_a_detoxified_checkpoint_pairs_with_its_original_across_model_names(synthetic, tmp_path):
+    """detox/base:m/base, two models on the same prompts: paired like a variant, against the loop reference."""
+    from test_stats import loop_bootstrap
+
+    root = tmp_path / "results"
+    shutil.copytree(synthetic, root)
+    rows = merged_rows(root, "m")
+    base = samples_values(rows, "base", "aura_rtp", "toxicity_prob")
+    detox = np.where(np.arange(len(base)) % 3 == 0, 0.0, base)
+    write_run(root, "base", {"aura_rtp": {"toxicity_prob": detox.tolist(), "expected_max_toxicity": detox.tolist(),
+                                          "mean_toxicity": detox.tolist()}}, "2024-02-01T00-00-00.0", model="detox")
+    frame = report.build_report(root, tmp_path, formats=("md",), settings=FAST, pairs=("detox/base:m/base",))
+    pair = frame.attrs["pairs"].iloc[0]
+    (low, high), (ratio_low, ratio_high) = loop_bootstrap(base, detox, FAST.resamples, FAST.seed, "aura_rtp")
+    assert pair["paired_notes"] == "" and pair["toxicity_verdict"] == stats.LESS_TOXIC
+    assert (pair["rtp_tox_diff_ci_low"], pair["rtp_tox_diff_ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert pair["tox_reduction"] == pytest.approx(base.mean() / detox.mean())
+    assert (pair["tox_reduction_ci_low"], pair["tox_reduction_ci_high"]) == pytest.approx((ratio_low, ratio_high))
+    assert "| detox/base | m/base |" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_a_variant_with_no_toxic_continuation_is_infinitely_less_toxic(tmp_path):
+    rng = np.random.default_rng(5)
+    base = binary(60, 0.5, rng)
+    rtp_of = lambda tox: {"toxicity_prob": tox, "expected_max_toxicity": tox, "mean_toxicity": tox}  # noqa: E731
+    write_run(tmp_path, "base", {"aura_rtp": rtp_of(base)}, "2024-01-01T00-00-00.0")
+    write_run(tmp_path, "aura", {"aura_rtp": rtp_of([0.0] * 60)}, "2024-01-02T00-00-00.0")
+    frame = report.build_report(tmp_path, tmp_path, formats=("md",), settings=FAST)
+    aura = frame[frame["variant"] == "aura"].iloc[0]
+    assert aura["tox_reduction"] == math.inf and aura["tox_reduction_ci_high"] == math.inf
+    assert aura["tox_reduction_ci_low"] == math.inf  # no resample of 60 prompts at 50% misses every toxic one
+    assert "| ∞x [∞, ∞] |" in (tmp_path / "leaderboard.md").read_text()

@@ -217,7 +217,7 @@ def test_several_experiments_side_by_side_each_variant_against_its_own_base(tmp_
                       aura_hf("aura"))
     write_results(compare_folder(tmp_path / "runs" / "2026", "tiny", "base") / "results_1.json", rtp(0.4),
                   aura_hf("base"))
-    frame = build_report(tmp_path, tmp_path, formats=("md", "csv"))
+    frame = build_report(tmp_path, tmp_path, formats=("md", "csv", "html"))
     board = experiment_rows(frame)
     assert list(board) == ["benchmark/tiny/base", "benchmark/tiny/aura", "demo/tiny/base", "demo/tiny/aura",
                            "runs/2026/tiny/base"]  # grouped by experiment, base first
@@ -225,6 +225,9 @@ def test_several_experiments_side_by_side_each_variant_against_its_own_base(tmp_
     assert board["demo/tiny/aura"]["tox_reduction"] == pytest.approx(5.0)
     markdown = (tmp_path / "leaderboard.md").read_text()
     assert "| Experiment | Model | Variant |" in markdown and "| demo | tiny | aura |" in markdown
+    html = (tmp_path / "leaderboard.html").read_text()
+    assert html.count('<tr class="base"><td data-sort="demo">demo</td>') == 1  # base rows bold, by variant
+    assert html.count('<tr class="base">') == 3  # one table (only toxicity here), three base rows
 
 
 def test_one_experiment_reported_on_its_own_has_no_experiment_column(tmp_path):
