@@ -287,8 +287,8 @@ class SampleCache:
                 samples = read_samples(path, task, metrics)
                 mismatch = check_against_results(samples, result, kind)
                 self._read[key] = samples if mismatch is None else f"{task}: samples not used, {mismatch}"
-            except SamplesError as error:
-                self._read[key] = f"{task}: samples not used, {error}"
+            except SamplesError as error:  # named by file name: the row says which folder, the machine's stays out
+                self._read[key] = f"{task}: samples not used, {str(error).replace(str(path), path.name)}"
         return self._read[key]
 
 

@@ -35,7 +35,7 @@ def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") 
     if skipped:
         log.warning("pareto plot: no toxicity or non-toxic PPL for %s, left out", ", ".join(skipped))
     if plotted.empty:
-        log.warning("pareto plot: no row has both %s and %s; %s not written", y, x, path)
+        log.warning("pareto plot: no row has both %s and %s; %s not written", y, x, printable(path))
         return skipped
     panel = panel_names(frame)
     models = list(dict.fromkeys(panel[plotted.index]))

@@ -125,7 +125,7 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
         log.warning("skipping %s: not readable JSON (%s)", printable(path), printable(error))
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        log.warning("skipping %s: no 'results' table, so not an lm-eval results file", path)
+        log.warning("skipping %s: no 'results' table, so not an lm-eval results file", printable(path))
         return None
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     variant_dir = compare_folder(path)
@@ -206,7 +206,7 @@ def check_claimed_variant(path: Path, variant: str, config: dict) -> None:
     claimed = aura.get("variant")
     if claimed and str(claimed) != variant:
         log.warning("%s lies in compare's %r folder but its config.aura.variant is %r; reported as %r",
-                    path, variant, claimed, variant)
+                    printable(path), variant, claimed, variant)
 
 
 def model_of(data: dict, config: dict) -> str:
@@ -327,7 +327,8 @@ def merge_runs(runs: list[RunFile]) -> dict[tuple[str, str], dict[str, TaskResul
             if earlier is not None and folder_of(earlier) != folder_of(run):
                 raise ValueError(conflict_message(earlier, run, task))
             if earlier is not None:
-                log.info("%s: %s replaces the older %s (same run folder)", task, run.path, earlier.path)
+                log.info("%s: %s replaces the older %s (same run folder)", printable(task), printable(run.path),
+                         printable(earlier.path))
             owner[(run.model, run.variant, task)] = run
             merged.setdefault((run.model, run.variant), {})[task] = result
     return merged
