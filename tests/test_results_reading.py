@@ -226,7 +226,7 @@ def test_several_experiments_side_by_side_each_variant_against_its_own_base(tmp_
     markdown = (tmp_path / "leaderboard.md").read_text()
     assert "| Experiment | Model | Variant |" in markdown and "| demo | tiny | aura |" in markdown
     html = (tmp_path / "leaderboard.html").read_text()
-    assert html.count('<tr class="base"><td data-sort="demo">demo</td>') == 1  # base rows bold, by variant
+    assert html.count('<tr class="base"><td class="name" data-sort="demo">demo</td>') == 1  # base rows bold, by variant
     assert html.count('<tr class="base">') == 3  # one table (only toxicity here), three base rows
 
 
