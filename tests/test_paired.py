@@ -98,7 +98,9 @@ def test_stringified_and_missing_values_are_read(tmp_path):
     ([{"doc_id": 0, "acc": 1}], r"s\.jsonl:1: field 'doc_hash' missing"),
     ([sample(0.5, acc=1)], r"s\.jsonl:1: field 'doc_id' must be an integer"),
     ([sample(0, acc="high")], r"s\.jsonl:1: field 'acc' is not a number"),
-    ([sample(0, acc=[1, 2, 3])], r"s\.jsonl:1: field 'acc' should be \[loglikelihood, weight\]"),
+    ([sample(0, acc=[1, 2])], r"s\.jsonl:1: field 'acc' should be a number, got \[1, 2\]"),
+    ([sample(0, word_perplexity=0.5)], r"s\.jsonl:1: field 'word_perplexity' should be \[loglikelihood, weight\]"),
+    ([sample(0, word_perplexity=[1, 2, 3])], r"s\.jsonl:1: field 'word_perplexity' should be \[loglikelihood, wei"),
     ([], r"s\.jsonl: the file is empty"),
     ([{**sample(0, acc=1), "filter": "other"}], r"s\.jsonl: no document logged"),
     ([sample(0, acc=1.5)], r"s\.jsonl:1: field 'acc' is 1\.5; it should be in \[0, 1\]"),
@@ -106,8 +108,9 @@ def test_stringified_and_missing_values_are_read(tmp_path):
     ([sample(0, acc=int("9" * 400))], r"s\.jsonl:1: field 'acc' is not a number \(of a float's range\)"),
 ])
 def test_bad_samples_files_name_the_file_line_and_field(tmp_path, lines, message):
+    metric = "word_perplexity" if "word_perplexity" in message else "acc"
     with pytest.raises(paired.SamplesError, match=message):
-        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", ("acc",))
+        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", (metric,))
 
 
 # ----------------------------------------------------------------------------- pairing the real fixtures

@@ -61,6 +61,7 @@ PPL_METRIC = "word_perplexity"
 ZEROSHOT_TASKS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa",
                   "truthfulqa_mc2")
 ZEROSHOT_AVERAGE = "zeroshot_avg"
+PAIR_METRICS = {"word_perplexity", "byte_perplexity", "bits_per_byte"}  # lm-eval logs [loglikelihood, weight]
 UNIT_INTERVAL = {"toxicity_prob", "expected_max_toxicity", "mean_toxicity", "acc"}  # per-document values in [0, 1]
 MAX_LOG_PERPLEXITY = math.log(sys.float_info.max)  # beyond it exp() overflows
 
@@ -173,9 +174,10 @@ def parse_value(sample: dict, metric: str, where: str):
     if metric not in sample:
         raise SamplesError(f"{where}: field '{metric}' missing; the task logged {sorted(sample.get('metrics') or [])}")
     value = sample[metric]
+    if (metric in PAIR_METRICS) != isinstance(value, list) or (isinstance(value, list) and len(value) != 2):
+        expected = "[loglikelihood, weight]" if metric in PAIR_METRICS else "a number"
+        raise SamplesError(f"{where}: field '{metric}' should be {expected}, got {str(value)[:80]}")
     if isinstance(value, list):
-        if len(value) != 2:
-            raise SamplesError(f"{where}: field '{metric}' should be [loglikelihood, weight], got {value!r:.80}")
         loglik, weight = (number(part, metric, where) for part in value)
         if not (math.isfinite(loglik) and math.isfinite(weight) and weight >= 0):
             raise SamplesError(f"{where}: field '{metric}' should be [finite loglikelihood, word count >= 0], "

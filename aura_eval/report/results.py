@@ -282,9 +282,9 @@ def folded_model_of(pretrained: str) -> str | None:
 
 def timestamp_of(data: dict, path: Path) -> float:
     """When the run started: lm-eval's `date`, else the file name's timestamp, else the file's mtime."""
-    date = data.get("date")
-    if isinstance(date, (int, float)) and not isinstance(date, bool):
-        return float(date)
+    date = as_number(data.get("date"))  # NaN for what is not a number of a float's range
+    if math.isfinite(date):
+        return date
     match = re.fullmatch(r"results_(.+)\.json", path.name)
     if match:
         try:
