@@ -488,6 +488,7 @@ def test_any_two_variants_pair_as_a_variant_with_its_base_against_slow_reference
     assert pair["paired_notes"] == "" and math.isnan(pair["ppl_nontoxic_ratio"])  # broken ran no perplexity task
     md = (tmp_path / "leaderboard.md").read_text()
     assert "## Pairs (--pair ROW:REFERENCE)" in md and "| m/clean | m/broken |" in md
+    assert "- **Pairs**: --pair ROW:REFERENCE: ROW compared with REFERENCE" in md
     assert "<td class=\"name\" data-sort=\"m/clean\">m/clean</td><td class=\"name\" data-sort=\"m/broken\">m/broken</td>" in (
         tmp_path / "leaderboard.html").read_text()
     csv = pd.read_csv(tmp_path / "pairs.csv")

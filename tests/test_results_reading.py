@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,12 @@ def test_nan_is_an_empty_cell_and_a_huge_json_integer_is_not_a_traceback(tmp_pat
         frame = build_report(tmp_path, formats=())
     assert math.isnan(frame["rtp_tox"].iloc[0])
     assert any("results_2.json: not readable JSON" in record.getMessage() for record in caplog.records)
+
+
+def test_a_date_beyond_a_float_falls_back_to_the_file_name(tmp_path):
+    path = write_results(tmp_path / "results_2026-01-02T03-04-05.000000.json", rtp(0.5), aura_hf("base"))
+    data = json.loads(path.read_text())
+    data["date"] = int("9" * 400)
+    path.write_text(json.dumps(data))
+    run = load_run(path, tmp_path)
+    assert run.timestamp == datetime(2026, 1, 2, 3, 4, 5).timestamp()

@@ -150,8 +150,6 @@ def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
         ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; samples "
                               "that do not back their results file (document count, or a metric aggregated back) "
                               "are not used; rows evaluated on other documents than their base are not paired"),
-        ("Pairs", "--pair ROW:REFERENCE: ROW compared with REFERENCE as a variant with its base (REFERENCE "
-                  "plays base); rows named [EXPERIMENT/]MODEL/VARIANT"),
         ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
     )
 
@@ -449,9 +447,14 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+PAIRS_LEGEND = (("Pairs", "--pair ROW:REFERENCE: ROW compared with REFERENCE as a variant with its base "
+                           "(REFERENCE plays base); rows named [EXPERIMENT/]MODEL/VARIANT"),)
+
+
 def legend_of(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
-    """The unpaired legend, then the paired one with the settings that made `frame`."""
-    return LEGEND + paired_legend(frame.attrs.get("paired") or PairedSettings())
+    """The unpaired legend, then the paired one with the settings that made `frame` (and --pair's, if asked)."""
+    pairs = PAIRS_LEGEND if frame.attrs.get("pairs") is not None else ()
+    return LEGEND + paired_legend(frame.attrs.get("paired") or PairedSettings()) + pairs
 
 
 def markdown_row(cells: list[str]) -> str:
