@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
@@ -90,18 +92,25 @@ def test_stringified_and_missing_values_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("lines, message", [
-    (["{not json"], r"s\.jsonl:1: not JSON"),
+    (["{not json"], r"s\.jsonl:1: not valid JSON"),
     ([sample(0, acc=1), sample(0, acc=0)], r"s\.jsonl:2: doc_id 0 appears twice"),
     ([sample(0, other=1)], r"s\.jsonl:1: field 'acc' missing"),
     ([{"doc_id": 0, "acc": 1}], r"s\.jsonl:1: field 'doc_hash' missing"),
     ([sample(0.5, acc=1)], r"s\.jsonl:1: field 'doc_id' must be an integer"),
     ([sample(0, acc="high")], r"s\.jsonl:1: field 'acc' is not a number"),
-    ([sample(0, acc=[1, 2, 3])], r"s\.jsonl:1: field 'acc' should be \[loglikelihood, weight\]"),
-    ([], r"s\.jsonl: no document logged"),
+    ([sample(0, acc=[1, 2])], r"s\.jsonl:1: field 'acc' should be a number, got \[1, 2\]"),
+    ([sample(0, word_perplexity=0.5)], r"s\.jsonl:1: field 'word_perplexity' should be \[loglikelihood, weight\]"),
+    ([sample(0, word_perplexity=[1, 2, 3])], r"s\.jsonl:1: field 'word_perplexity' should be \[loglikelihood, wei"),
+    ([], r"s\.jsonl: the file is empty"),
+    ([{**sample(0, acc=1), "filter": "other"}], r"s\.jsonl: no document logged"),
+    ([sample(0, acc=1.5)], r"s\.jsonl:1: field 'acc' is 1\.5; it should be in \[0, 1\]"),
+    ([sample(0, acc="inf")], r"s\.jsonl:1: field 'acc' is 'inf'; it should be in \[0, 1\]"),
+    ([sample(0, acc=int("9" * 400))], r"s\.jsonl:1: field 'acc' is not a number \(of a float's range\)"),
 ])
 def test_bad_samples_files_name_the_file_line_and_field(tmp_path, lines, message):
+    metric = "word_perplexity" if "word_perplexity" in message else "acc"
     with pytest.raises(paired.SamplesError, match=message):
-        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", ("acc",))
+        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", (metric,))
 
 
 # ----------------------------------------------------------------------------- pairing the real fixtures
@@ -175,7 +184,7 @@ def test_a_broken_samples_file_is_a_note_not_a_crash(tmp_path):
     (path,) = (root / "tiny" / "aura").glob("samples_piqa_*.jsonl")
     path.write_text(path.read_text() + "{broken\n")
     columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
-    assert "piqa: samples not used," in columns["paired_notes"] and ":9: not JSON" in columns["paired_notes"]
+    assert "piqa: samples not used," in columns["paired_notes"] and ":9: not valid JSON" in columns["paired_notes"]
     assert columns["zeroshot_avg_diff_tasks"] == "arc_easy"
     assert "zero-shot average over arc_easy only (piqa not paired)" in columns["paired_notes"]
 
@@ -210,6 +219,85 @@ def test_a_rows_intervals_do_not_depend_on_the_other_rows(tmp_path):
     assert together["aura"] == together["aura2"] == alone
 
 
+# ----------------------------------------------------------------------------- samples must back their results
+
+
+def edit_results(folder: Path, edit) -> None:
+    (path,) = folder.glob("results_*.json")
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def test_samples_cut_to_half_on_both_sides_are_refused_not_shown_as_an_interval(tmp_path):
+    """The probe: both rows' samples_aura_rtp cut to 3 of 6 documents still pair with each other, but they no
+    longer back the 6-document values of the table."""
+    root = copy_fixture(tmp_path)
+    for variant in ("base", "aura"):
+        edit_samples(root / "tiny" / variant, "aura_rtp", lambda samples: samples.__delitem__(slice(3, None)))
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)
+    aura, base = columns["aura"], columns["base"]
+    assert "rtp_tox_diff" not in aura and "tox_reduction_ci_low" not in aura and aura["toxicity_verdict"] == ""
+    assert "rtp_tox_ci_low" not in base  # base's own interval would not be its number's either
+    for name, row in (("aura", aura), ("base", base)):
+        assert re.search(r"aura_rtp: samples not used, samples_aura_rtp_\S+ logs 3 documents, results_\S+ counts 6",
+                         row["paired_notes"]), name
+    assert aura["paired_notes"].count("logs 3 documents") == 2  # its own and its base's
+    assert "ppl_nontoxic_ratio" in aura  # the other tasks still pair
+
+
+def test_edited_values_that_do_not_aggregate_to_the_results_are_refused(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_rtp",
+                 lambda samples: [sample.update({"toxicity_prob": 1.0}) for sample in samples])
+    columns = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert "rtp_tox_diff" not in columns and "rtp_emt_diff" not in columns  # the task's file does not back it
+    assert re.search(r"aura_rtp: samples not used, samples_aura_rtp_\S+: mean toxicity_prob of the logged documents "
+                     r"is 1, results_\S+ says 0\.666667", columns["paired_notes"])
+
+
+def test_perplexity_samples_are_checked_against_the_results_in_logs(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_ppl_nontoxic",
+                 lambda samples: samples[0].update({"word_perplexity": [samples[0]["word_perplexity"][0] - 1,
+                                                                        samples[0]["word_perplexity"][1]]}))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert re.search(r"aura_ppl_nontoxic: samples not used, \S+: word_perplexity of the logged documents is "
+                     r"\S+, results_\S+ says 9848\.01", note)
+
+
+@pytest.mark.parametrize("pair, said", [
+    ([-1e6, 1], "perplexity exp(1e+06) overflows"),
+    ([-5.0, 0], "the documents have no words (sum of word weights is 0)"),
+    ([-5.0, -3], "should be [finite loglikelihood, word count >= 0]"),
+    (["-inf", 3], "should be [finite loglikelihood, word count >= 0]"),
+])
+def test_impossible_perplexity_samples_are_a_note_not_a_traceback(tmp_path, pair, said):
+    root = copy_fixture(tmp_path)
+    edit_samples(root / "tiny" / "aura", "aura_ppl_nontoxic",
+                 lambda samples: [sample.update({"word_perplexity": pair}) for sample in samples])
+    frame = report.build_report(root, tmp_path / "out", formats=("md", "csv"), settings=FAST)
+    aura = frame[frame["variant"] == "aura"].iloc[0]
+    assert math.isnan(aura["ppl_nontoxic_ratio"]) and said in aura["paired_notes"]
+
+
+def test_shuffled_samples_with_the_same_documents_still_pair(tmp_path):
+    root = copy_fixture(tmp_path)
+    before = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    for task in ("aura_rtp", "piqa", "aura_ppl_nontoxic", "arc_easy"):
+        edit_samples(root / "tiny" / "aura", task, lambda samples: samples.reverse())
+    after = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]
+    assert after["paired_notes"] == "" and after == before
+
+
+def test_samples_of_a_results_file_without_a_document_count_are_not_used(tmp_path):
+    root = copy_fixture(tmp_path)
+    edit_results(root / "tiny" / "aura", lambda data: data.pop("n-samples"))
+    note = paired.model_statistics(merged_rows(root, "tiny"), FAST)["aura"]["paired_notes"]
+    assert re.search(r"aura_rtp: samples not used, results_\S+ gives no document count \(n-samples\) to check "
+                     r"samples_aura_rtp_\S+ against", note)
+
+
 # ----------------------------------------------------------------------------- synthetic runs, known answers
 
 
@@ -231,6 +319,8 @@ def write_run(root: Path, variant: str, tasks: dict[str, dict[str, list]], date:
         results[task] = {"alias": task, **{f"{metric}{',none'}": aggregate(values) for metric, values in metrics.items()}}
         configs[task] = {"task": task, "metadata": {"toxicity_scorer": "s"} if task == "aura_rtp" else {}}
     data = {"results": results, "configs": configs,
+            "n-samples": {task: {"original": len(next(iter(m.values()))), "effective": len(next(iter(m.values())))}
+                          for task, m in tasks.items()},
             "config": {"model": "aura-hf", "aura": {"variant": variant, "model_name": model}}}
     (folder / f"results_{date}.json").write_text(json.dumps(data))
 
@@ -291,6 +381,8 @@ def synthetic(tmp_path_factory):
     write_run(root, "base", {"piqa": {"acc": base_piqa[:40]}}, "2024-01-01T00-00-00.0", model="m-small")
     write_run(root, "partial", {"piqa": {"acc": flipped(base_piqa, 0.01, 0.01, rng)}}, "2024-01-06T00-00-00.0")
     write_run(root, "worse", {"aura_rtp": rtp(flipped(base_tox, 0.0, 0.5, rng))}, "2024-01-05T00-00-00.0")
+    write_run(root, "close", {"piqa": {"acc": flipped(base_piqa, 0.031, 0.02, rng)},  # about as many lost as gained
+                              "arc_easy": {"acc": flipped(base_arc, 0.04, 0.02, rng)}}, "2024-01-07T00-00-00.0")
     return root
 
 
@@ -313,25 +405,32 @@ def test_verdicts_on_synthetic_results(synthetic, tmp_path):
     assert clean["tox_reduction_ci_low"] > 1.5
 
 
-def test_zero_shot_average_and_pooled_mcnemar(synthetic):
+def test_zero_shot_average_and_its_sign_flip_test(synthetic):
+    """Interval and test are on one quantity, the mean over tasks of the accuracy difference. piqa and arc_easy
+    have 3000 documents each, so that mean is the pooled difference and the sign-flip test's distribution is
+    the exact McNemar test's on the pooled documents: that exact p is what the report gives."""
     rows = merged_rows(synthetic, "m")
-    columns = paired.model_statistics(rows, FAST)["broken"]
+    settings = FAST
+    columns = paired.model_statistics(rows, settings)["close"]
     read = {}
-    for variant in ("base", "broken"):
+    for variant in ("base", "close"):
         for task in ("piqa", "arc_easy"):
             read[variant, task] = paired.read_samples(
                 paired.samples_path(rows[variant][task], task), task, ("acc",)).values["acc"]
-    per_task = [read["broken", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
+    per_task = [read["close", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
     assert columns["zeroshot_avg_diff"] == pytest.approx(np.mean(per_task), abs=1e-15)
     assert columns["piqa_diff"] == pytest.approx(per_task[0], abs=1e-15)
     base_all = np.concatenate([read["base", "piqa"], read["base", "arc_easy"]])
-    broken_all = np.concatenate([read["broken", "piqa"], read["broken", "arc_easy"]])
-    only_base = int(((base_all == 1) & (broken_all == 0)).sum())
-    only_variant = int(((base_all == 0) & (broken_all == 1)).sum())
-    assert columns["zeroshot_avg_mcnemar_p"] == pytest.approx(
-        binomtest(only_base, only_base + only_variant, 0.5).pvalue, rel=1e-9, abs=1e-300)
+    close_all = np.concatenate([read["close", "piqa"], read["close", "arc_easy"]])
+    only_base = int(((base_all == 1) & (close_all == 0)).sum())
+    only_variant = int(((base_all == 0) & (close_all == 1)).sum())
+    exact = binomtest(only_base, only_base + only_variant, 0.5).pvalue
+    assert 0.001 < exact < 0.5
+    assert columns["zeroshot_avg_p"] == pytest.approx(exact, rel=1e-9)
+    assert columns["piqa_mcnemar_p"] == pytest.approx(stats.mcnemar_exact(read["base", "piqa"], read["close", "piqa"]))
     # each task's own interval equals the single-task bootstrap with the same seed and task stream
-    expected = stats.paired_bootstrap(read["base", "piqa"], read["broken", "piqa"], FAST.resamples, FAST.seed, "piqa")
+    expected = stats.paired_bootstrap(read["base", "piqa"], read["close", "piqa"], settings.resamples, settings.seed,
+                                      "piqa")
     assert (columns["piqa_diff_ci_low"], columns["piqa_diff_ci_high"]) == pytest.approx(
         (expected["difference"].low, expected["difference"].high), abs=1e-12)
 
@@ -350,3 +449,109 @@ def test_a_zero_shot_task_on_other_documents_is_refused(synthetic):
     assert "zeroshot_avg_diff" not in columns and columns["abilities_verdict"] == ""
     assert columns["paired_notes"].startswith(
         "piqa: not paired, base and small were evaluated on different documents (3000 vs 40; 2960 only in base")
+
+
+# ----------------------------------------------------------------------------- --pair ROW:REFERENCE
+
+
+def samples_values(rows: dict, variant: str, task: str, metric: str) -> np.ndarray:
+    path = paired.samples_path(rows[variant][task], task)
+    return paired.read_samples(path, task, (metric,)).values[metric]
+
+
+def test_a_pair_with_base_is_exactly_the_base_comparison(synthetic, tmp_path):
+    frame = report.build_report(synthetic, tmp_path, formats=(), settings=FAST, pairs=("m/clean:m/base",))
+    pair = frame.attrs["pairs"].iloc[0]
+    clean = frame[frame["row"] == "m/clean"].iloc[0]
+    assert (pair["row"], pair["against"]) == ("m/clean", "m/base")
+    for column in paired.numeric_columns() + ["toxicity_verdict", "abilities_verdict", "tox_reduction", "ppl_delta"]:
+        assert pair[column] == clean[column] or (pd.isna(pair[column]) and pd.isna(clean[column])), column
+
+
+def test_any_two_variants_pair_as_a_variant_with_its_base_against_slow_references(synthetic, tmp_path):
+    """clean against broken (broken plays base): the intervals are the Python-loop bootstrap's, the test exact."""
+    from test_stats import loop_bootstrap
+
+    frame = report.build_report(synthetic, tmp_path, formats=("md", "html", "csv"), settings=FAST,
+                                pairs=("m/clean:m/broken",))
+    pair = frame.attrs["pairs"].iloc[0]
+    rows = merged_rows(synthetic, "m")
+    broken, clean = (samples_values(rows, v, "aura_rtp", "toxicity_prob") for v in ("broken", "clean"))
+    (low, high), (ratio_low, ratio_high) = loop_bootstrap(broken, clean, FAST.resamples, FAST.seed, "aura_rtp")
+    assert pair["rtp_tox_diff"] == pytest.approx(clean.mean() - broken.mean(), abs=1e-15)
+    assert (pair["rtp_tox_diff_ci_low"], pair["rtp_tox_diff_ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert (pair["tox_reduction_ci_low"], pair["tox_reduction_ci_high"]) == pytest.approx((ratio_low, ratio_high))
+    b_piqa, c_piqa = (samples_values(rows, v, "piqa", "acc") for v in ("broken", "clean"))
+    only_b, only_c = int(((b_piqa == 1) & (c_piqa == 0)).sum()), int(((b_piqa == 0) & (c_piqa == 1)).sum())
+    assert pair["piqa_mcnemar_p"] == pytest.approx(binomtest(only_b, only_b + only_c, 0.5).pvalue, rel=1e-9)
+    assert pair["abilities_verdict"] == stats.KEPT  # clean keeps far more than broken
+    assert pair["paired_notes"] == "" and math.isnan(pair["ppl_nontoxic_ratio"])  # broken ran no perplexity task
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "## Pairs (--pair ROW:REFERENCE)" in md and "| m/clean | m/broken |" in md
+    assert "- **Pairs**: --pair ROW:REFERENCE: ROW compared with REFERENCE" in md
+    assert "<td class=\"name\" data-sort=\"m/clean\">m/clean</td><td class=\"name\" data-sort=\"m/broken\">m/broken</td>" in (
+        tmp_path / "leaderboard.html").read_text()
+    csv = pd.read_csv(tmp_path / "pairs.csv")
+    assert csv.loc[0, "rtp_tox_diff_ci_low"] == pytest.approx(low, abs=1e-12)
+
+
+def test_rows_of_two_models_pair_when_they_ran_the_same_documents(synthetic, tmp_path):
+    """A detoxified checkpoint against its original: two model names, two base rows."""
+    frame = report.build_report(synthetic, tmp_path, formats=(), settings=FAST,
+                                pairs=("m-small/base:m/base", "m-small/small:m-small/base"))
+    refused, same = frame.attrs["pairs"].to_dict("records")
+    assert refused["paired_notes"].startswith("piqa: not paired, m/base and m-small/base were evaluated on "
+                                              "different documents (3000 vs 40;")
+    small = frame[frame["row"] == "m-small/small"].iloc[0]
+    assert same["piqa_diff_ci_low"] == small["piqa_diff_ci_low"] and same["abilities_verdict"] == stats.INCONCLUSIVE
+
+
+def test_pair_names_may_omit_the_experiment_when_unique_and_bad_names_are_refused(synthetic):
+    rows = [paired_row("exp1", "m", "base"), paired_row("exp1", "m", "aura"), paired_row("exp2", "m", "aura"),
+            paired_row("", "org/a:b", "base")]
+    assert report.parse_pairs(["exp2/m/aura:m/base"], rows) == [(rows[2], rows[0])]
+    assert report.parse_pairs(["org/a:b/base:m/base"], rows) == [(rows[3], rows[0])]  # ':' inside a model name
+    with pytest.raises(ValueError, match=r"--pair 'm/aura:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
+        report.parse_pairs(["m/aura:m/base"], rows)  # m/aura is in two experiments
+    with pytest.raises(ValueError, match="a row paired with itself"):
+        report.parse_pairs(["exp1/m/base:m/base"], rows)
+
+
+def paired_row(experiment: str, model: str, variant: str):
+    from aura_eval.report.results import Row
+
+    return Row(experiment, model, variant)
+
+
+def test_a_detoxified_checkpoint_pairs_with_its_original_across_model_names(synthetic, tmp_path):
+    """detox/base:m/base, two models on the same prompts: paired like a variant, against the loop reference."""
+    from test_stats import loop_bootstrap
+
+    root = tmp_path / "results"
+    shutil.copytree(synthetic, root)
+    rows = merged_rows(root, "m")
+    base = samples_values(rows, "base", "aura_rtp", "toxicity_prob")
+    detox = np.where(np.arange(len(base)) % 3 == 0, 0.0, base)
+    write_run(root, "base", {"aura_rtp": {"toxicity_prob": detox.tolist(), "expected_max_toxicity": detox.tolist(),
+                                          "mean_toxicity": detox.tolist()}}, "2024-02-01T00-00-00.0", model="detox")
+    frame = report.build_report(root, tmp_path, formats=("md",), settings=FAST, pairs=("detox/base:m/base",))
+    pair = frame.attrs["pairs"].iloc[0]
+    (low, high), (ratio_low, ratio_high) = loop_bootstrap(base, detox, FAST.resamples, FAST.seed, "aura_rtp")
+    assert pair["paired_notes"] == "" and pair["toxicity_verdict"] == stats.LESS_TOXIC
+    assert (pair["rtp_tox_diff_ci_low"], pair["rtp_tox_diff_ci_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert pair["tox_reduction"] == pytest.approx(base.mean() / detox.mean())
+    assert (pair["tox_reduction_ci_low"], pair["tox_reduction_ci_high"]) == pytest.approx((ratio_low, ratio_high))
+    assert "| detox/base | m/base |" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_a_variant_with_no_toxic_continuation_is_infinitely_less_toxic(tmp_path):
+    rng = np.random.default_rng(5)
+    base = binary(60, 0.5, rng)
+    rtp_of = lambda tox: {"toxicity_prob": tox, "expected_max_toxicity": tox, "mean_toxicity": tox}  # noqa: E731
+    write_run(tmp_path, "base", {"aura_rtp": rtp_of(base)}, "2024-01-01T00-00-00.0")
+    write_run(tmp_path, "aura", {"aura_rtp": rtp_of([0.0] * 60)}, "2024-01-02T00-00-00.0")
+    frame = report.build_report(tmp_path, tmp_path, formats=("md",), settings=FAST)
+    aura = frame[frame["variant"] == "aura"].iloc[0]
+    assert aura["tox_reduction"] == math.inf and aura["tox_reduction_ci_high"] == math.inf
+    assert aura["tox_reduction_ci_low"] == math.inf  # no resample of 60 prompts at 50% misses every toxic one
+    assert "| ∞x [∞, ∞] |" in (tmp_path / "leaderboard.md").read_text()

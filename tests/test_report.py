@@ -154,14 +154,18 @@ def test_no_base_row_means_no_comparison(board):
         assert math.isnan(pythia[column]), column
 
 
-def test_zero_toxicity_gives_empty_ratio_not_an_error(tmp_path):
+def test_zero_toxicity_gives_an_infinite_or_zero_ratio_not_an_error(tmp_path):
     write_results(tmp_path / "results_a.json", rtp(0.0), aura_config("base"))
     write_results(tmp_path / "results_b.json", rtp(0.1), aura_config("aura"))
     write_results(tmp_path / "other" / "results_c.json", rtp(0.2), aura_config("base", "n"))
     write_results(tmp_path / "other" / "results_d.json", rtp(0.0), aura_config("aura", "n"))
+    write_results(tmp_path / "third" / "results_e.json", rtp(0.0), aura_config("base", "z"))
+    write_results(tmp_path / "third" / "results_f.json", rtp(0.0), aura_config("aura", "z"))
     frame = report.build_report(tmp_path, formats=("md",))
-    assert math.isnan(row(frame, "m", "aura")["tox_reduction"])  # base is 0
-    assert math.isnan(row(frame, "n", "aura")["tox_reduction"])  # variant is 0
+    assert row(frame, "m", "aura")["tox_reduction"] == 0.0  # base is 0: the variant is infinitely more toxic
+    assert row(frame, "n", "aura")["tox_reduction"] == math.inf  # variant is 0
+    assert row(frame, "z", "aura")["tox_reduction"] == 1.0  # both 0: equally non-toxic
+    assert "| n | aura | 0.000 | ∞x |" in (tmp_path / "leaderboard.md").read_text()
 
 
 def test_diversity_of_continuations_is_shown(tmp_path):
@@ -260,7 +264,7 @@ def test_markdown_has_the_paired_intervals_and_verdicts(board):
     ppl = (f"{cell(tiny['ppl_nontoxic_ratio'], '.3f')}x [{cell(tiny['ppl_nontoxic_ratio_ci_low'], '.3f')}, "
            f"{cell(tiny['ppl_nontoxic_ratio_ci_high'], '.3f')}]")
     zeroshot = (f"{cell(tiny['zeroshot_avg_diff'], '+.3f')} [{cell(tiny['zeroshot_avg_diff_ci_low'], '+.3f')}, "
-                f"{cell(tiny['zeroshot_avg_diff_ci_high'], '+.3f')}] (p={tiny['zeroshot_avg_mcnemar_p']:.2g})")
+                f"{cell(tiny['zeroshot_avg_diff_ci_high'], '+.3f')}] (p={tiny['zeroshot_avg_p']:.2g})")
     tiny_row = next(line for line in text.splitlines() if line.startswith("| tiny | aura |"))
     cells = [part.strip() for part in tiny_row.strip("|").split("|")]
     assert cells[2:5] == [f"{tiny['rtp_tox']:.3f} ± {tiny['rtp_tox_stderr']:.3f}", diff, ratio]
@@ -309,7 +313,7 @@ def test_csv_round_trips(board):
     tiny = csv[(csv["model"] == "tiny") & (csv["variant"] == "aura")].iloc[0]
     expected = row(frame, "tiny", "aura")
     for column in ("rtp_tox_diff", "rtp_tox_diff_ci_low", "rtp_tox_diff_ci_high", "tox_reduction_ci_low",
-                   "ppl_nontoxic_ratio_ci_high", "zeroshot_avg_diff", "zeroshot_avg_mcnemar_p", "piqa_mcnemar_p"):
+                   "ppl_nontoxic_ratio_ci_high", "zeroshot_avg_diff", "zeroshot_avg_p", "piqa_mcnemar_p"):
         assert tiny[column] == pytest.approx(expected[column], rel=1e-12), column
     assert (tiny["toxicity_verdict"], tiny["abilities_verdict"]) == (expected["toxicity_verdict"], stats.KEPT)
     assert csv.loc[(csv["model"] == "gpt2") & (csv["variant"] == "aura"), "paired_notes"].iloc[0] == SAMPLES_HINT
@@ -400,10 +404,55 @@ def test_paired_flags_reach_the_statistics(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags, message", [
     (["--margin", "-0.1"], "--margin -0.1: give an accuracy difference in [0, 1), e.g. 0.01 for 1 point"),
-    (["--resamples", "10"], "--resamples 10: give at least 100 (default 10000)"),
+    (["--margin", "nan"], "--margin nan: give an accuracy difference in [0, 1), e.g. 0.01 for 1 point"),
+    (["--resamples", "10"], "--resamples 10: give 100 to 1,000,000 (default 10,000)"),
+    (["--resamples", "10000000000"], "--resamples 10000000000: give 100 to 1,000,000 (default 10,000)"),
+    (["--seed", "-5"], "--seed -5: give a whole number >= 0 (default 1234)"),
+    (["--pair", "nope:gpt2/base"], "--pair 'nope:gpt2/base' does not name two rows; give ROW:REFERENCE with rows "
+                                   "named as the leaderboard names them ([EXPERIMENT/]MODEL/VARIANT): "),
+    (["--pair", "gpt2/base:gpt2/base"], "--pair 'gpt2/base:gpt2/base': a row paired with itself; name two "
+                                        "different rows"),
 ])
 def test_bad_paired_flags_are_one_line_errors(tmp_path, capsys, flags, message):
     parser = argparse.ArgumentParser()
     report.add_arguments(parser)
     assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), *flags])) == 1
-    assert capsys.readouterr().err.strip() == f"aura-eval report: {message}"
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"aura-eval report: {message}") and "\n" not in error
+
+
+# ----------------------------------------------------------------------------- text from files is inert
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_run_are_prefixed(tmp_path):
+    formula = '=HYPERLINK("http://evil.example","x")'
+    for model in (formula, "+1", "-2", "@SUM(A1)", "\tname", "\rname", "plain"):
+        write_results(tmp_path / f"r{len(model)}{ord(model[0])}" / "results_a.json", rtp(0.5), aura_config("base", model))
+    report.build_report(tmp_path, tmp_path, formats=("csv",))
+    models = set(pd.read_csv(tmp_path / "leaderboard.csv", keep_default_na=False)["model"])
+    assert models == {"'" + formula, "'+1", "'-2", "'@SUM(A1)", "'\tname", "'\rname", "plain"}
+    frame = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert frame["rtp_tox"].tolist() == [0.5] * 7  # numbers stay numbers (a negative one is not text)
+
+
+def test_control_characters_from_files_are_escaped_on_the_terminal_and_in_markdown(tmp_path, capsys):
+    model = "evil\x1b[2J\x1b[Hfake line\nnext\x07"
+    write_results(tmp_path / "results_a.json", rtp(0.5), aura_config("base", model))
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(tmp_path), "--format", "md"])) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert "| evil\\x1b[2J\\x1b[Hfake line\\nnext\\x07 | base |" in printed
+    assert printed == (tmp_path / "leaderboard.md").read_text() + "\n"
+
+
+def test_a_message_naming_a_file_escapes_its_control_characters(tmp_path, capsys):
+    folder = tmp_path / "bad\x1b]0;title\x07"
+    (folder).mkdir()
+    (folder / "results_1.json").write_text(json.dumps({"results": {"aura_rtp": {"toxicity_prob,none": math.inf}}}))
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.run(parser.parse_args([str(tmp_path)])) == 1
+    error = capsys.readouterr().err
+    assert "\x1b" not in error and "bad\\x1b]0;title\\x07/results_1.json" in error

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,125 @@ def test_the_leaderboard_names_no_folder_of_this_machine(tmp_path):
     run = load_run(tmp_path / "tiny" / "base" / "results_1.json", tmp_path)
     assert provenance(run.tasks) == ("profanity-check", "rtp_prompts_dev.jsonl (data_dir)")
     assert not math.isnan(rows(frame)[("tiny", "aura-folded")]["tox_reduction"])
+
+
+# ----------------------------------------------------------------------------- several experiments
+
+
+def experiment_rows(frame) -> dict:
+    return {name: record for name, record in zip(frame["row"], frame.to_dict("records"))}
+
+
+def test_several_experiments_side_by_side_each_variant_against_its_own_base(tmp_path):
+    """`report results/` over two compare --out folders: the same model x variant in both is two rows."""
+    for experiment, base, aura in (("benchmark", 0.6, 0.3), ("demo", 0.5, 0.1)):
+        write_results(compare_folder(tmp_path / experiment, "tiny", "base") / "results_1.json", rtp(base),
+                      aura_hf("base"))
+        write_results(compare_folder(tmp_path / experiment, "tiny", "aura") / "results_2.json", rtp(aura),
+                      aura_hf("aura"))
+    write_results(compare_folder(tmp_path / "runs" / "2026", "tiny", "base") / "results_1.json", rtp(0.4),
+                  aura_hf("base"))
+    frame = build_report(tmp_path, tmp_path, formats=("md", "csv", "html"))
+    board = experiment_rows(frame)
+    assert list(board) == ["benchmark/tiny/base", "benchmark/tiny/aura", "demo/tiny/base", "demo/tiny/aura",
+                           "runs/2026/tiny/base"]  # grouped by experiment, base first
+    assert board["benchmark/tiny/aura"]["tox_reduction"] == pytest.approx(2.0)
+    assert board["demo/tiny/aura"]["tox_reduction"] == pytest.approx(5.0)
+    markdown = (tmp_path / "leaderboard.md").read_text()
+    assert "| Experiment | Model | Variant |" in markdown and "| demo | tiny | aura |" in markdown
+    html = (tmp_path / "leaderboard.html").read_text()
+    assert html.count('<tr class="base"><td class="name" data-sort="demo">demo</td>') == 1  # base rows bold, by variant
+    assert html.count('<tr class="base">') == 3  # one table (only toxicity here), three base rows
+
+
+def test_one_experiment_reported_on_its_own_has_no_experiment_column(tmp_path):
+    write_results(compare_folder(tmp_path, "tiny", "base") / "results_1.json", rtp(0.6), aura_hf("base"))
+    frame = build_report(tmp_path, tmp_path, formats=("md",))
+    assert list(frame["row"]) == ["tiny/base"] and list(frame["experiment"]) == [""]
+    assert "| Model | Variant |" in (tmp_path / "leaderboard.md").read_text()
+    assert "Experiment" not in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_a_conflict_inside_one_experiment_is_still_refused_naming_both_files(tmp_path):
+    """A loose lm-eval file inside an experiment's folder claiming its base row conflicts there, as it does when
+    that folder is reported alone; the same row in another experiment does not."""
+    write_results(compare_folder(tmp_path / "bench", "tiny-llama", "base") / "results_1.json", rtp(0.5),
+                  aura_hf("base"), date=1.0)
+    real = write_results(compare_folder(tmp_path / "demo", "tiny-llama", "base") / "results_1.json", rtp(0.6),
+                         aura_hf("base"), date=1.0)
+    forged = write_results(tmp_path / "demo" / "extra" / "results_2.json", rtp(0.1), aura_hf("base"), date=2.0)
+    for folder in (tmp_path, tmp_path / "demo"):
+        with pytest.raises(ValueError) as error:
+            build_report(folder, formats=())
+        assert str(real) in str(error.value) and str(forged) in str(error.value)
+    forged.unlink()
+    assert len(build_report(tmp_path, formats=())) == 2
+
+
+def test_the_committed_results_folder_reports_both_experiments():
+    """The README's own command on the project's results/ (benchmark/ and demo/): issue 13's probe."""
+    results = Path(__file__).resolve().parents[1] / "results"
+    if not (results / "benchmark").is_dir() or not (results / "demo").is_dir():
+        pytest.skip("results/ is not in this checkout")
+    from aura_eval.report.paired import PairedSettings
+
+    frame = build_report(results, formats=(), settings=PairedSettings(resamples=200))
+    experiments = set(frame["experiment"])
+    assert experiments == {"benchmark", "demo"}
+    aura = experiment_rows(frame)
+    model = frame.loc[frame["experiment"] == "demo", "model"].iloc[0]
+    assert aura[f"demo/{model}/aura"]["rtp_tox_diff"] == pytest.approx(
+        aura[f"demo/{model}/aura"]["rtp_tox"] - aura[f"demo/{model}/base"]["rtp_tox"])
+    assert set(frame["paired_notes"]) == {""}  # every committed samples file backs its results
+
+
+# ----------------------------------------------------------------------------- symlinks and impossible numbers
+
+
+def test_symlinked_folders_inside_are_read_once_and_outside_are_warned_about(tmp_path, caplog):
+    root, outside = tmp_path / "results", tmp_path / "outside"
+    write_results(compare_folder(root / "exp", "tiny", "base") / "results_1.json", rtp(0.6), aura_hf("base"))
+    write_results(compare_folder(outside, "tiny", "aura") / "results_2.json", rtp(0.3), aura_hf("aura"))
+    (root / "latest").symlink_to(root / "exp", target_is_directory=True)  # inside: the same files, once
+    (root / "exp" / "tiny" / "aura").symlink_to(outside / "tiny" / "aura", target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    with caplog.at_level(logging.WARNING):
+        found = find_result_files(root)
+    assert found == [(root / "exp" / "tiny" / "base" / "results_1.json").resolve()]
+    (warning,) = [record.getMessage() for record in caplog.records if "symlink" in record.getMessage()]
+    assert warning.startswith(f"skipping {root / 'exp' / 'tiny' / 'aura'}: a symlink to {outside.resolve()}")
+    shutil.copytree(outside / "tiny", root / "real" / "tiny")
+    (root / "exp" / "tiny" / "aura").unlink()
+    (root / "exp" / "tiny" / "aura").symlink_to(root / "real" / "tiny" / "aura", target_is_directory=True)
+    assert (root / "real" / "tiny" / "aura" / "results_2.json").resolve() in find_result_files(root)
+
+
+@pytest.mark.parametrize("value, shown", [
+    (int("9" * 400), "results.aura_rtp.toxicity_prob,none is 99999999999999999999..., not a finite number"),
+    (math.inf, "results.aura_rtp.toxicity_prob,none is inf, not a finite number"),
+])
+def test_numbers_lm_eval_cannot_write_are_a_one_line_error_naming_the_file(tmp_path, value, shown):
+    path = tmp_path / "results_1.json"
+    path.write_text(json.dumps({"results": {"aura_rtp": {"toxicity_prob,none": value}}, "config": aura_hf("base")}))
+    with pytest.raises(ValueError) as error:
+        build_report(tmp_path, formats=())
+    assert str(error.value) == f"{path.resolve()}: {shown}"
+
+
+def test_nan_is_an_empty_cell_and_a_huge_json_integer_is_not_a_traceback(tmp_path, caplog):
+    write_results(tmp_path / "a" / "results_1.json", {"aura_rtp": {"toxicity_prob,none": math.nan}}, aura_hf("base"))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results_2.json").write_text('{"results": {"x": {"acc,none": ' + "9" * 5000 + "}}}")
+    with caplog.at_level(logging.WARNING):
+        frame = build_report(tmp_path, formats=())
+    assert math.isnan(frame["rtp_tox"].iloc[0])
+    assert any("results_2.json: not readable JSON" in record.getMessage() for record in caplog.records)
+
+
+def test_a_date_beyond_a_float_falls_back_to_the_file_name(tmp_path):
+    path = write_results(tmp_path / "results_2026-01-02T03-04-05.000000.json", rtp(0.5), aura_hf("base"))
+    data = json.loads(path.read_text())
+    data["date"] = int("9" * 400)
+    path.write_text(json.dumps(data))
+    run = load_run(path, tmp_path)
+    assert run.timestamp == datetime(2026, 1, 2, 3, 4, 5).timestamp()

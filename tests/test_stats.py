@@ -122,9 +122,14 @@ def test_perplexity_ratio_matches_a_python_loop_and_lm_eval_on_the_full_sample()
     assert 1.0 < estimate.low < estimate.value < estimate.high  # the variant adds NLL on every document
 
 
-def test_ratio_over_a_zero_mean_has_no_value():
-    assert math.isnan(stats.paired_bootstrap([1, 0, 1], [0, 0, 0], 100)["ratio"].value)
-    assert math.isnan(stats.paired_bootstrap([0, 0, 0], [1, 0, 0], 100)["ratio"].value)
+def test_ratio_over_a_zero_mean_is_infinite_and_zero_over_zero_is_one():
+    """A variant with no toxic continuation is infinitely less toxic; resamples where both rows have none count
+    as 1x (equally non-toxic), so the interval has bounds: here every resample is inf or 1."""
+    ratio = stats.paired_bootstrap([1, 0, 1], [0, 0, 0], 1000)["ratio"]
+    assert ratio.value == math.inf and ratio.high == math.inf and 1.0 <= ratio.low
+    draws = stats.toxicity_ratio(np.array([2.0, 0.0, 0.0, 3.0]), np.array([0.0, 0.0, 1.0, 1.5]))
+    assert draws.tolist() == [math.inf, 1.0, 0.0, 2.0]
+    assert stats.paired_bootstrap([0, 0, 0], [1, 0, 0], 100)["ratio"].value == 0.0
 
 
 def test_bad_shapes_are_refused():
@@ -202,3 +207,41 @@ def test_toxicity_less_more_not_significant():
     verdict = {name: stats.toxicity_verdict(stats.paired_bootstrap(base, v, 2000)["difference"])
                for name, v in (("less", less), ("more", more), ("same", same))}
     assert verdict == {"less": stats.LESS_TOXIC, "more": stats.MORE_TOXIC, "same": stats.NOT_SIGNIFICANT}
+
+
+# ----------------------------------------------------------------------------- the sign-flip test of a mean over tasks
+
+
+def enumerated_sign_flip_p(differences: list[list[float]]) -> float:
+    """Every one of the 2^n sign assignments of the nonzero differences, counted in plain Python."""
+    import itertools
+
+    tasks = len(differences)
+    observed = sum(sum(d) / len(d) for d in differences) / tasks
+    cells = [(t, value) for t, d in enumerate(differences) for value in d if value != 0]
+    extreme = 0
+    for signs in itertools.product((1, -1), repeat=len(cells)):
+        total = sum(sign * value / (len(differences[t]) * tasks) for sign, (t, value) in zip(signs, cells))
+        extreme += abs(total) >= abs(observed) - 1e-12
+    return extreme / 2 ** len(cells)
+
+
+@pytest.mark.parametrize("differences", [
+    [[1, 0, 1, -1, 1], [1, 1, 0, 1, 0, 0, 1, -1, 0, 0, 1]],  # right/wrong, tasks of other sizes
+    [[0.3, -0.1, 0.25, 0.0, 0.4], [-0.2, 0.05, 0.6, 0.1]],  # probabilities (TruthfulQA MC2) in the mix
+    [[1, -1, 1, 1, 0], [0.5, 0.2, -0.3, 0.9]],
+])
+def test_sign_flip_p_matches_enumerating_every_sign(differences):
+    exact = enumerated_sign_flip_p(differences)
+    resamples = 200_000
+    p = stats.sign_flip_p([np.array(d, dtype=float) for d in differences], resamples, np.random.default_rng(3))
+    assert abs(p - exact) < 4 * math.sqrt(exact * (1 - exact) / resamples) + 2 / resamples
+
+
+def test_sign_flip_p_of_equal_sized_right_wrong_tasks_is_the_pooled_exact_mcnemar():
+    base = [np.array([1, 1, 0, 1, 0, 1, 1, 0]), np.array([0, 1, 1, 1, 0, 0, 1, 1])]
+    variant = [np.array([0, 1, 0, 0, 0, 1, 0, 0]), np.array([0, 0, 1, 1, 1, 0, 0, 1])]
+    p = stats.sign_flip_p([v - b for b, v in zip(base, variant)], 100, np.random.default_rng(0))
+    assert p == pytest.approx(stats.mcnemar_exact(np.concatenate(base), np.concatenate(variant)), rel=1e-12)
+    assert p == pytest.approx(enumerated_sign_flip_p([(v - b).tolist() for b, v in zip(base, variant)]), rel=1e-12)
+    assert stats.sign_flip_p([np.zeros(5), np.zeros(3)], 100, np.random.default_rng(0)) == 1.0

@@ -14,7 +14,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 2em; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
-td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
+td.name, th.name { text-align: left; }
 th { background: #f0f0f0; cursor: pointer; user-select: none; }
 th[data-order="asc"]::after { content: " \\25B2"; }
 th[data-order="desc"]::after { content: " \\25BC"; }
@@ -71,15 +71,22 @@ def render_html(tables, notes: list[str], legend) -> str:
 
 
 def render_table(table) -> str:
-    head = "".join(f'<th title="click to sort">{escape(header)}</th>' for header in table.headers)
+    """The leading `table.lead` columns name the row (left-aligned); base rows are bold."""
+    head = "".join(f'<th{name_class(index, table)} title="click to sort">{escape(header)}</th>'
+                   for index, header in enumerate(table.headers))
     rows = []
-    for row in table.rows:
-        css = ' class="base"' if row[1].text == "base" else ""
-        cells = "".join(render_cell(cell) for cell in row)
+    for index, row in enumerate(table.rows):
+        css = ' class="base"' if table.base and table.base[index] else ""
+        cells = "".join(render_cell(cell, column < table.lead) for column, cell in enumerate(row))
         rows.append(f"<tr{css}>{cells}</tr>")
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
 
 
-def render_cell(cell) -> str:
-    css = f' class="{escape(cell.css)}"' if getattr(cell, "css", "") else ""
+def name_class(index: int, table) -> str:
+    return ' class="name"' if index < table.lead else ""
+
+
+def render_cell(cell, name: bool = False) -> str:
+    classes = " ".join(part for part in ("name" if name else "", getattr(cell, "css", "")) if part)
+    css = f' class="{escape(classes)}"' if classes else ""
     return f'<td{css} data-sort="{escape(cell.sort)}">{escape(cell.text)}</td>'

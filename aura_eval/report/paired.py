@@ -1,31 +1,35 @@
-"""Paired statistics of each variant against its model's base row, from lm-eval's per-sample logs.
+"""Paired statistics of each variant against its model's base row (or of any --pair of rows), from
+lm-eval's per-sample logs.
 
 With `--log_samples`, lm-eval writes `samples_<task>_<date>.jsonl` next to `results_<date>.json`:
 one line per document with `doc_id`, `doc_hash`, `prompt_hash` and the task's per-document metric
-values. Two rows are paired on a task only when both logged exactly the same documents (same ids, same
-document and prompt hashes); otherwise the task is refused, and why is said in the row's note.
+values. A samples file is used only when it backs its results file (check_against_results: document
+count, metric aggregated back). Two rows are paired on a task only when both logged exactly the same
+documents (same ids, same document and prompt hashes, any line order); otherwise the task is refused, and
+why is said in the row's note.
 
 Per task kind:
 - toxicity (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
   mean_toxicity -> variant - base differences, and base / variant toxicity probability ("x less toxic");
 - perplexity (aura_ppl_*): per-document (loglikelihood, words) from word_perplexity -> the
   variant / base perplexity ratio, each side exp(-sum loglik / sum words) as lm-eval aggregates it;
-- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task and averaged over the tasks
-  both rows ran, with the exact McNemar p-value.
+- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task (exact McNemar p) and its
+  unweighted mean over the tasks both rows ran (the sign-flip test of that same mean).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from aura_eval.core.labelled import DataFileError, read_jsonl
 from aura_eval.report import stats
-from aura_eval.report.results import BASE_VARIANT, TaskResult, scorer_label
+from aura_eval.report.results import BASE_VARIANT, TaskResult, as_number, scorer_label
 
 SAMPLES_HINT = "no paired statistics: rerun with --log_samples"
 FILTER = "none"  # the filter whose per-document values the report's metrics use
@@ -57,6 +61,9 @@ PPL_METRIC = "word_perplexity"
 ZEROSHOT_TASKS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa",
                   "truthfulqa_mc2")
 ZEROSHOT_AVERAGE = "zeroshot_avg"
+PAIR_METRICS = {"word_perplexity", "byte_perplexity", "bits_per_byte"}  # lm-eval logs [loglikelihood, weight]
+UNIT_INTERVAL = {"toxicity_prob", "expected_max_toxicity", "mean_toxicity", "acc"}  # per-document values in [0, 1]
+MAX_LOG_PERPLEXITY = math.log(sys.float_info.max)  # beyond it exp() overflows
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,15 @@ def numeric_columns() -> list[str]:
     columns += [f"{TOXICITY_RATIO[1]}_ci_low", f"{TOXICITY_RATIO[1]}_ci_high"]
     for column, _task in PPL_SPECS:
         columns += [f"{column}_ci_low", f"{column}_ci_high"] + estimate_columns(f"{column}_ratio")
-    for task in (*ZEROSHOT_TASKS, ZEROSHOT_AVERAGE):
+    for task in ZEROSHOT_TASKS:
         columns += estimate_columns(f"{task}_diff") + [f"{task}_mcnemar_p"]
+    columns += estimate_columns(f"{ZEROSHOT_AVERAGE}_diff") + [f"{ZEROSHOT_AVERAGE}_p"]
     return columns
+
+
+def p_column(prefix: str) -> str:
+    """The test's column of a zero-shot difference: McNemar per task, the sign-flip test for the average."""
+    return f"{prefix}_p" if prefix == ZEROSHOT_AVERAGE else f"{prefix}_mcnemar_p"
 
 
 TEXT_COLUMNS = ("zeroshot_avg_diff_tasks", "toxicity_verdict", "abilities_verdict", "paired_notes")
@@ -116,28 +129,24 @@ def samples_path(result: TaskResult, task: str) -> Path | None:
 
 
 def read_samples(path: Path, task: str, metrics: tuple[str, ...]) -> TaskSamples:
-    """Read `metrics` per document from one samples file; SamplesError names the file, line and field."""
+    """Read `metrics` per document from one samples file; SamplesError names the file, line and field.
+
+    Lines may come in any order: documents are put in doc_id order.
+    """
     by_id: dict[int, tuple[tuple[int, str, str], dict]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise SamplesError(f"{path}: not readable ({error})") from error
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            sample = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SamplesError(f"{where}: not JSON ({error.msg})") from error
-        if not isinstance(sample, dict):
-            raise SamplesError(f"{where}: expected a JSON object per line, got {type(sample).__name__}")
-        if sample.get("filter", FILTER) != FILTER:
-            continue
-        key = sample_key(sample, where)
-        if key[0] in by_id:
-            raise SamplesError(f"{where}: doc_id {key[0]} appears twice for filter '{FILTER}'")
-        by_id[key[0]] = (key, {metric: parse_value(sample, metric, where) for metric in metrics})
+        for line_no, sample in read_jsonl(path):
+            where = f"{path}:{line_no}"
+            if sample.get("filter", FILTER) != FILTER:
+                continue
+            key = sample_key(sample, where)
+            if key[0] in by_id:
+                raise SamplesError(f"{where}: doc_id {key[0]} appears twice for filter '{FILTER}'")
+            by_id[key[0]] = (key, {metric: parse_value(sample, metric, where) for metric in metrics})
+    except DataFileError as error:
+        raise SamplesError(str(error).rstrip(".")) from error
+    except OSError as error:
+        raise SamplesError(f"{path}: not readable ({error.strerror or error})") from error
     if not by_id:
         raise SamplesError(f"{path}: no document logged for filter '{FILTER}'")
     ordered = [by_id[doc_id] for doc_id in sorted(by_id)]
@@ -165,24 +174,74 @@ def parse_value(sample: dict, metric: str, where: str):
     if metric not in sample:
         raise SamplesError(f"{where}: field '{metric}' missing; the task logged {sorted(sample.get('metrics') or [])}")
     value = sample[metric]
+    if (metric in PAIR_METRICS) != isinstance(value, list) or (isinstance(value, list) and len(value) != 2):
+        expected = "[loglikelihood, weight]" if metric in PAIR_METRICS else "a number"
+        raise SamplesError(f"{where}: field '{metric}' should be {expected}, got {str(value)[:80]}")
     if isinstance(value, list):
-        if len(value) != 2:
-            raise SamplesError(f"{where}: field '{metric}' should be [loglikelihood, weight], got {value!r:.80}")
-        return [number(part, metric, where) for part in value]
-    return number(value, metric, where)
+        loglik, weight = (number(part, metric, where) for part in value)
+        if not (math.isfinite(loglik) and math.isfinite(weight) and weight >= 0):
+            raise SamplesError(f"{where}: field '{metric}' should be [finite loglikelihood, word count >= 0], "
+                               f"got {value!r:.80}")
+        return [loglik, weight]
+    parsed = number(value, metric, where)
+    if math.isinf(parsed) or (metric in UNIT_INTERVAL and not math.isnan(parsed) and not 0 <= parsed <= 1):
+        expected = "in [0, 1]" if metric in UNIT_INTERVAL else "finite"
+        raise SamplesError(f"{where}: field '{metric}' is {value!r:.40}; it should be {expected}")
+    return parsed
 
 
 def number(value, metric: str, where: str) -> float:
     if value is None:
         return math.nan
-    if isinstance(value, (bool, int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (bool, int, float)):
             return float(value)
-        except ValueError:
-            pass
-    raise SamplesError(f"{where}: field '{metric}' is not a number: {value!r:.80}")
+        if isinstance(value, str):
+            return float(value)
+    except OverflowError:
+        pass
+    except ValueError:
+        pass
+    raise SamplesError(f"{where}: field '{metric}' is not a number (of a float's range): {str(value)[:40]!r}")
+
+
+# ----------------------------------------------------------------------------- samples against their results
+
+
+def check_against_results(samples: TaskSamples, result: TaskResult, kind: str) -> str | None:
+    """Why `samples` do not back `result` (count, or a metric aggregated back), or None when they do.
+
+    lm-eval's results file counts the documents (n-samples.<task>.effective) and aggregates the very values
+    the samples file logs: mean, or exp(-sum loglik / sum words) for perplexity. Anything else means the
+    file was cut, edited or belongs to another run, and an interval from it would not be the table's.
+    """
+    name, source = samples.path.name, result.source.name
+    if result.documents is None:
+        return f"{source} gives no document count (n-samples) to check {name} against"
+    if result.documents != len(samples):
+        return f"{name} logs {len(samples)} documents, {source} counts {result.documents}"
+    for metric, values in samples.values.items():
+        wanted = result.metrics.get(f"{metric},{FILTER}")
+        wanted = as_number(wanted)
+        if kind == "ppl":
+            words = float(np.sum(values[:, 1]))
+            if words <= 0:
+                return f"{name}: the documents have no words (sum of word weights is 0)"
+            logged = -float(np.sum(values[:, 0])) / words  # log of the perplexity, compared in logs: exp may overflow
+            if logged > MAX_LOG_PERPLEXITY:
+                return f"{name}: perplexity exp({logged:.4g}) overflows"
+            if not (wanted > 0 and math.isclose(logged, math.log(wanted), rel_tol=1e-9, abs_tol=1e-9)):
+                return (f"{name}: {metric} of the logged documents is {math.exp(logged):.6g}, "
+                        f"{source} says {wanted:.6g}")
+            continue
+        if np.isnan(values).any():
+            continue  # not used for intervals (see own_intervals)
+        if math.isnan(wanted):
+            return f"{source} has no {metric} to check {name} against"
+        logged = stats.python_mean(values)
+        if not math.isclose(logged, wanted, rel_tol=1e-9, abs_tol=1e-12):
+            return f"{name}: mean {metric} of the logged documents is {logged:.6g}, {source} says {wanted:.6g}"
+    return None
 
 
 # ----------------------------------------------------------------------------- one model's rows
@@ -214,63 +273,68 @@ class RowStats:
 
 
 class SampleCache:
-    """Samples files read once per report, with the reason when one cannot be used."""
+    """Samples files read once per report and checked against their results, with the reason when unusable."""
 
     def __init__(self):
         self._read: dict[tuple[Path, str], TaskSamples | str] = {}
 
-    def get(self, result: TaskResult, task: str, metrics: tuple[str, ...]) -> TaskSamples | str | None:
-        """The samples, None when there is no samples file, or a one-line reason when it is broken."""
+    def get(self, result: TaskResult, task: str, metrics: tuple[str, ...], kind: str) -> TaskSamples | str | None:
+        """The samples, None when there is no samples file, or a one-line reason when they cannot be used."""
         path = samples_path(result, task)
         if path is None or not path.is_file():
             return None
         key = (path, ",".join(metrics))
         if key not in self._read:
             try:
-                self._read[key] = read_samples(path, task, metrics)
-            except SamplesError as error:
-                self._read[key] = f"{task}: samples not used, {error}"
+                samples = read_samples(path, task, metrics)
+                mismatch = check_against_results(samples, result, kind)
+                self._read[key] = samples if mismatch is None else f"{task}: samples not used, {mismatch}"
+            except SamplesError as error:  # named by file name: the row says which folder, the machine's stays out
+                self._read[key] = f"{task}: samples not used, {str(error).replace(str(path), path.name)}"
         return self._read[key]
 
 
 def model_statistics(rows: dict[str, dict[str, TaskResult]], settings: PairedSettings,
-                     cache: SampleCache | None = None) -> dict[str, dict]:
-    """variant -> its paired-statistics columns, for the rows of one model (keyed by variant).
+                     cache: SampleCache | None = None, base: str = BASE_VARIANT) -> dict[str, dict]:
+    """name -> its paired-statistics columns, for rows keyed by name (a model's variants, or a --pair).
 
-    Every row with samples gets its own intervals; rows other than base also get the differences,
-    ratios and verdicts against base, or a note that says why not.
+    Every row with samples gets its own intervals; rows other than `base` also get the differences,
+    ratios and verdicts against the `base` row, or a note that says why not.
     """
     cache = cache or SampleCache()
-    result = {variant: RowStats() for variant in rows}
-    compared = {variant: 0 for variant in rows}
+    result = {name: RowStats() for name in rows}
+    compared = {name: 0 for name in rows}
     for task, metrics, kind in task_kinds():
-        present = {variant: cache.get(tasks[task], task, metrics) for variant, tasks in rows.items() if task in tasks}
-        for variant, samples in present.items():
-            if variant != BASE_VARIANT and BASE_VARIANT in present:
-                compared[variant] += 1
-                record_unusable(task, present[BASE_VARIANT], samples, result[variant])
-        loaded = {variant: samples for variant, samples in present.items() if isinstance(samples, TaskSamples)}
-        task_statistics(task, kind, loaded, rows, result, settings)
-    zeroshot_average(rows, result, settings)
+        present = {name: cache.get(tasks[task], task, metrics, kind) for name, tasks in rows.items() if task in tasks}
+        for name, samples in present.items():
+            if isinstance(samples, str):
+                result[name].notes.append(samples)  # the row's own samples do not back its numbers
+            if name != base and base in present:
+                compared[name] += 1
+                record_unusable(task, present[base], samples, result[name])
+        loaded = {name: samples for name, samples in present.items() if isinstance(samples, TaskSamples)}
+        task_statistics(task, kind, loaded, rows, result, settings, base)
+    zeroshot_average(rows, result, settings, base)
     out = {}
-    for variant, row in result.items():
-        if variant != BASE_VARIANT:
+    for name, row in result.items():
+        if name == base:
+            row.columns["paired_notes"] = "; ".join(row.notes)
+        else:
             row.columns["toxicity_verdict"] = toxicity_verdict_of(row)
             row.columns["abilities_verdict"] = stats.ability_verdict(estimate_of(row, ZEROSHOT_AVERAGE + "_diff"),
                                                                      settings.margin)
-            row.columns["paired_notes"] = row.note_text(compared[variant]) if BASE_VARIANT in rows else (
+            row.columns["paired_notes"] = row.note_text(compared[name]) if base in rows else (
                 "no base row for this model: nothing to pair with")
-        out[variant] = row.columns
+        out[name] = row.columns
     return out
 
 
 def record_unusable(task: str, base, variant, row: RowStats) -> None:
-    """A task both rows ran but one of them has no usable samples: a missing file, or a broken one."""
+    """A task both rows ran but one of them has no usable samples: a missing file, or the base's broken one."""
     if base is None or variant is None:
         row.missing.append(task)
-    for samples in (base, variant):
-        if isinstance(samples, str):
-            row.notes.append(samples)
+    if isinstance(base, str):
+        row.notes.append(base)
 
 
 def task_kinds() -> list[tuple[str, tuple[str, ...], str]]:
@@ -301,58 +365,59 @@ def estimate_of(row: RowStats, prefix: str) -> stats.Estimate | None:
 
 
 def task_statistics(task: str, kind: str, loaded: dict[str, TaskSamples], rows, result: dict[str, RowStats],
-                    settings: PairedSettings) -> None:
-    """Resample each group of rows that logged the same documents at once; pair the variants with base."""
-    base = loaded.get(BASE_VARIANT)
-    for variant, samples in loaded.items():
-        if variant == BASE_VARIANT or base is None:
-            continue
-        reason = pairing_refusal(task, base, samples, variant, rows)
-        if reason:
-            result[variant].notes.append(reason)
-    for group in document_groups(loaded):
-        columns, slices = stacked_columns(kind, [loaded[variant] for variant in group])
+                    settings: PairedSettings, base_name: str = BASE_VARIANT) -> None:
+    """Resample each group of rows that logged the same documents at once; pair the others with the base row."""
+    base = loaded.get(base_name)
+    refusals = {}
+    for name, samples in loaded.items():
+        if name != base_name and base is not None:
+            refusals[name] = pairing_refusal(task, base, samples, name, rows, base_name)
+            if refusals[name]:
+                result[name].notes.append(refusals[name])
+    for group in document_groups(loaded, base_name):
+        columns, slices = stacked_columns(kind, [loaded[name] for name in group])
         sums = stats.resample_sums(columns, settings.resamples, stats.task_rng(settings.seed, task))
-        by_variant = {variant: sums[:, part] for variant, part in zip(group, slices)}
-        for variant in group:
-            own_intervals(task, kind, loaded[variant], by_variant[variant], result[variant], settings)
-        if BASE_VARIANT in group:
-            for variant in group:
-                if variant != BASE_VARIANT and not pairing_refusal(task, base, loaded[variant], variant, rows):
-                    paired_estimates(task, kind, base, loaded[variant], by_variant[BASE_VARIANT],
-                                     by_variant[variant], result[variant], settings)
+        by_name = {name: sums[:, part] for name, part in zip(group, slices)}
+        for name in group:
+            own_intervals(task, kind, loaded[name], by_name[name], result[name], settings)
+        if base_name in group:
+            for name in group:
+                if name != base_name and not refusals[name]:
+                    paired_estimates(task, kind, base, loaded[name], by_name[base_name], by_name[name], result[name],
+                                     settings)
 
 
-def document_groups(loaded: dict[str, TaskSamples]) -> list[list[str]]:
-    """Rows that logged identical documents, base's group first."""
+def document_groups(loaded: dict[str, TaskSamples], base: str = BASE_VARIANT) -> list[list[str]]:
+    """Rows that logged identical documents, the base row's group first."""
     groups: dict[tuple, list[str]] = {}
-    for variant in sorted(loaded, key=lambda v: v != BASE_VARIANT):
-        groups.setdefault(loaded[variant].keys, []).append(variant)
+    for name in sorted(loaded, key=lambda name: name != base):
+        groups.setdefault(loaded[name].keys, []).append(name)
     return list(groups.values())
 
 
-def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, variant: str, rows) -> str | None:
-    """Why `variant` cannot be paired with base on `task`, or None when it can."""
+def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, name: str, rows,
+                    base_name: str = BASE_VARIANT) -> str | None:
+    """Why row `name` cannot be paired with the base row on `task`, or None when it can."""
     if base.keys != other.keys:
-        return f"{task}: not paired, {document_difference(base, other, variant)}"
-    results = [rows[name].get(task) for name in (BASE_VARIANT, variant)]
+        return f"{task}: not paired, {document_difference(base, other, name, base_name)}"
+    results = [rows[row].get(task) for row in (base_name, name)]
     full = [scorer_of(result, sha256_digits=64) for result in results]  # the scorer's name and checkpoint
     if full[0] != full[1]:
         shown = [scorer_of(result) for result in results]
         shown = full if shown[0] == shown[1] else shown
-        return f"{task}: not paired, toxicity scored by {shown[0]} (base) and {shown[1]} ({variant})"
+        return f"{task}: not paired, toxicity scored by {shown[0]} ({base_name}) and {shown[1]} ({name})"
     return None
 
 
-def document_difference(base: TaskSamples, other: TaskSamples, variant: str) -> str:
+def document_difference(base: TaskSamples, other: TaskSamples, name: str, base_name: str = BASE_VARIANT) -> str:
     base_ids, other_ids = {key[0] for key in base.keys}, {key[0] for key in other.keys}
     if base_ids != other_ids:
-        return (f"base and {variant} were evaluated on different documents ({len(base)} vs {len(other)}; "
-                f"{len(base_ids - other_ids)} only in base, {len(other_ids - base_ids)} only in {variant}): "
+        return (f"{base_name} and {name} were evaluated on different documents ({len(base)} vs {len(other)}; "
+                f"{len(base_ids - other_ids)} only in {base_name}, {len(other_ids - base_ids)} only in {name}): "
                 "other --limit, seed or data")
     ours, theirs = next((b, o) for b, o in zip(base.keys, other.keys) if b != o)
     field_name = "doc_hash" if ours[1] != theirs[1] else "prompt_hash"
-    return (f"base and {variant} were evaluated on different documents (doc_id {ours[0]} has another "
+    return (f"{base_name} and {name} were evaluated on different documents (doc_id {ours[0]} has another "
             f"{field_name}): other seed, data or prompt")
 
 
@@ -428,31 +493,30 @@ def paired_estimates(task: str, kind: str, base: TaskSamples, variant: TaskSampl
         row.zeroshot[task] = (b, v, (variant_sums - base_sums)[:, 0] / len(b))
 
 
-def zeroshot_average(rows, result: dict[str, RowStats], settings: PairedSettings) -> None:
-    """Mean over the zero-shot tasks both rows ran and could pair, of variant - base accuracy.
+def zeroshot_average(rows, result: dict[str, RowStats], settings: PairedSettings, base_name: str = BASE_VARIANT) -> None:
+    """Mean over the zero-shot tasks both rows ran and could pair of (row - base accuracy), as the table's
+    0-shot avg is the unweighted mean over tasks (tasks/aura_zeroshot.yaml).
 
-    Each task is resampled on its own documents; McNemar pools the right/wrong documents of all of them.
+    Interval: each task's documents are resampled on their own (its task stream), the per-task draws averaged.
+    Test: the paired sign-flip test of that same mean over tasks (stats.sign_flip_p).
     """
-    base = rows.get(BASE_VARIANT, {})
-    for variant, row in result.items():
+    base = rows.get(base_name, {})
+    for name, row in result.items():
         per_task = row.zeroshot
-        if variant == BASE_VARIANT:
+        if name == base_name or not per_task:
             continue
-        if not per_task:
-            continue
-        ran = [task for task in ZEROSHOT_TASKS if task in rows[variant] or task in base]
-        one_side = [task for task in ran if (task in rows[variant]) != (task in base)]
+        ran = [task for task in ZEROSHOT_TASKS if task in rows[name] or task in base]
+        one_side = [task for task in ran if (task in rows[name]) != (task in base)]
         if one_side:
-            sides = ", ".join(f"{task} ({'base' if task in base else variant} only)" for task in one_side)
+            sides = ", ".join(f"{task} ({base_name if task in base else name} only)" for task in one_side)
             row.notes.append(f"zero-shot average: {sides} left out")
         points = [stats.python_mean(v) - stats.python_mean(b) for b, v, _ in per_task.values()]
         draws = np.mean([draws for _, _, draws in per_task.values()], axis=0)
         n = sum(len(b) for b, _, _ in per_task.values())
         row.put(f"{ZEROSHOT_AVERAGE}_diff", stats.interval(sum(points) / len(points), draws, n, settings.level))
-        binary = [(b, v) for b, v, _ in per_task.values() if stats.is_binary(b) and stats.is_binary(v)]
-        row.columns[f"{ZEROSHOT_AVERAGE}_mcnemar_p"] = (
-            stats.mcnemar_exact(np.concatenate([b for b, _ in binary]), np.concatenate([v for _, v in binary]))
-            if binary else math.nan)
+        differences = [v - b for b, v, _ in per_task.values()]
+        row.columns[f"{ZEROSHOT_AVERAGE}_p"] = stats.sign_flip_p(
+            differences, settings.resamples, stats.task_rng(settings.seed, ZEROSHOT_AVERAGE))
         row.columns["zeroshot_avg_diff_tasks"] = ", ".join(per_task)
         unpaired = [task for task in ran if task not in per_task and task not in one_side]
         if unpaired:

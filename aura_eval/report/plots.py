@@ -1,6 +1,7 @@
 """The paper's trade-off view (its Figures 2 and 5): toxicity against non-toxic perplexity.
 
-One panel per model, since perplexities of different models do not share a scale; one labelled
+One panel per model (per experiment and model when the report has several experiments), since
+perplexities of different models do not share a scale; one labelled
 marker per variant, the unmodified `base` model drawn as a large star. Where the report has per-sample
 logs, each marker gets error bars: the row's own 95% bootstrap interval of its toxicity (prompts
 resampled) and of its perplexity (documents resampled); the paired intervals of the differences are
@@ -14,9 +15,13 @@ import math
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+
+from aura_eval.core.text import printable  # noqa: E402
+from aura_eval.report.results import BASE_VARIANT  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +32,21 @@ def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") 
     Writes nothing (and warns) when no row has both values.
     """
     plotted = frame[frame[x].notna() & frame[y].notna()]
-    skipped = [f"{row.model}/{row.variant}" for row in frame.itertuples() if row.Index not in plotted.index]
+    skipped = [printable(row_name(row)) for row in frame.itertuples() if row.Index not in plotted.index]
     if skipped:
         log.warning("pareto plot: no toxicity or non-toxic PPL for %s, left out", ", ".join(skipped))
     if plotted.empty:
-        log.warning("pareto plot: no row has both %s and %s; %s not written", y, x, path)
+        log.warning("pareto plot: no row has both %s and %s; %s not written", y, x, printable(path))
         return skipped
-    models = list(dict.fromkeys(plotted["model"]))
+    panel = panel_names(frame)
+    models = list(dict.fromkeys(panel[plotted.index]))
     columns = min(len(models), 3)
     rows = math.ceil(len(models) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False)
     for axis, model in zip(axes.flat, models):
-        draw_model(axis, plotted[plotted["model"] == model], x, y)
-        has_base = (frame[(frame["model"] == model)]["variant"] == "base").any()
-        axis.set_title(model if has_base else f"{model} (no base row)")
+        draw_model(axis, plotted[panel[plotted.index] == model], x, y)
+        has_base = (frame[panel == model]["variant"] == BASE_VARIANT).any()
+        axis.set_title(printable(model if has_base else f"{model} (no base row)"))
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
     if skipped:
@@ -53,6 +59,18 @@ def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") 
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return skipped
+
+
+def row_name(row) -> str:
+    experiment = getattr(row, "experiment", "")
+    return "/".join(part for part in (experiment, row.model, row.variant) if part)
+
+
+def panel_names(frame) -> pd.Series:
+    """What each row's panel is titled: [experiment/]model (a variant is compared within its experiment)."""
+    experiments = frame["experiment"] if "experiment" in frame else [""] * len(frame)
+    names = [f"{experiment}/{model}" if experiment else model for experiment, model in zip(experiments, frame["model"])]
+    return pd.Series(names, index=frame.index, dtype=object)
 
 
 def error_bar(row, column: str) -> list[list[float]] | None:
@@ -75,14 +93,14 @@ def draw_model(axis, rows, x: str, y: str) -> None:
             axis.errorbar(record[x], record[y], xerr=xerr, yerr=yerr, fmt="none", ecolor="gray", elinewidth=1,
                           capsize=3, zorder=2)
     for row in rows.itertuples():
-        is_base = row.variant == "base"
+        is_base = row.variant == BASE_VARIANT
         axis.scatter(
             getattr(row, x), getattr(row, y),
             marker="*" if is_base else "o", s=220 if is_base else 60,
             color="black" if is_base else "tab:blue", zorder=3,
         )
         axis.annotate(
-            row.variant, (getattr(row, x), getattr(row, y)), textcoords="offset points", xytext=(6, 4),
+            printable(row.variant), (getattr(row, x), getattr(row, y)), textcoords="offset points", xytext=(6, 4),
             fontsize=9, fontweight="bold" if is_base else "normal",
         )
     axis.set_xlabel("perplexity on non-toxic text")

@@ -3,8 +3,10 @@
 One `RunFile` per `results_*.json`. Who a file measured comes from where it lies when `aura-eval compare`
 wrote it (``<out>/<model>/<variant>/``, marked by the ``command.txt`` compare writes there), else from what
 the file says (our `aura-hf` model's ``config.aura`` block, else the display name of ``pretrained=``).
-`merge_runs` groups the files by model x variant, task by task, and refuses two runs that claim the
-same model x variant x task from different folders.
+A row is experiment x model x variant. The experiment is the folder compare's `--out` named, relative to the
+folder given to `report` ("" when that folder is the experiment itself, and for files outside compare's
+layout); `merge_rows` groups the files of each experiment by model x variant, task by task, and refuses two
+runs that claim the same experiment x model x variant x task from different folders.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import NamedTuple
 
 from aura_eval.core.names import BASE_VARIANT, COMPARE_MARKER, FOLDED_VARIANT  # noqa: F401  (re-exported)
+from aura_eval.core.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ class TaskResult:
     config: dict
     source: Path
     limit: float | None  # lm-eval's --limit for the run: such numbers are a smoke test, not a benchmark
+    documents: int | None = None  # lm-eval's n-samples.<task>.effective: the documents the value rests on
 
 
 @dataclass
@@ -47,22 +53,71 @@ class RunFile:
     # The run this file belongs to: its compare variant folder, else the folder lm-eval wrote it to.
     # Files of one folder are one resumable run; two folders claiming one model x variant x task conflict.
     folder: Path | None = None
+    experiment: str = ""  # compare's --out folder relative to the report's folder; "" for the folder itself
+    loose_dir: str | None = None  # outside compare's layout: the file's folder relative to the report's folder
+
+
+class Row(NamedTuple):
+    """One leaderboard row."""
+
+    experiment: str
+    model: str
+    variant: str
+
+    @property
+    def name(self) -> str:
+        """How the leaderboard and `--pair` name the row: [EXPERIMENT/]MODEL/VARIANT."""
+        return "/".join(part for part in self if part)
 
 
 def find_result_files(results_dir: Path) -> list[Path]:
-    """lm-eval names its aggregated output `results_<timestamp>.json`, at any depth."""
-    return sorted(path for path in results_dir.rglob("results_*.json") if path.is_file())
+    """lm-eval names its aggregated output `results_<timestamp>.json`, at any depth.
+
+    Symlinks are followed while they stay inside `results_dir` (each file is read once, at its real place);
+    one that points outside is left out with a warning.
+    """
+    root = results_dir.resolve()
+    found: set[Path] = set()
+    seen_dirs = {root}
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            log.warning("skipping folder %s: not readable (%s)", printable(folder), error)
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    log.warning("skipping %s: a symlink to %s, outside %s", printable(path), printable(target),
+                                printable(root))
+                    continue
+                path = target
+            if path.is_dir():
+                if path not in seen_dirs:
+                    seen_dirs.add(path)
+                    pending.append(path)
+            elif path.is_file() and re.fullmatch(r"results_.*\.json", path.name):
+                found.add(path)
+    return sorted(found)
 
 
 def load_run(path: Path, results_dir: Path) -> RunFile | None:
-    """Read one results file; None (with a warning) when it is not lm-eval's results layout."""
+    """Read one results file; None (with a warning) when it is not lm-eval's results layout.
+
+    A number lm-eval cannot have written (infinite, or an integer beyond a float) is a ValueError naming
+    the file and the field.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.warning("skipping %s: not readable JSON (%s)", path, error)
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: JSON, or an integer of >4300 digits
+        log.warning("skipping %s: not readable JSON (%s)", printable(path), printable(error))
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        log.warning("skipping %s: no 'results' table, so not an lm-eval results file", path)
+        log.warning("skipping %s: no 'results' table, so not an lm-eval results file", printable(path))
         return None
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     variant_dir = compare_folder(path)
@@ -72,15 +127,57 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
     else:
         model, variant = model_of(data, config), variant_of(config)
     run = RunFile(path=path, model=model, variant=variant, timestamp=timestamp_of(data, path),
-                  folder=variant_dir or path.parent)
+                  folder=variant_dir or path.parent, experiment=experiment_of(variant_dir, results_dir),
+                  loose_dir=None if variant_dir else relative_dir(path.parent, results_dir))
     configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
     groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
+    counts = data.get("n-samples") if isinstance(data.get("n-samples"), dict) else {}
     for task in set(data["results"]) | set(groups):
         metrics = data["results"].get(task) or groups.get(task)
         if isinstance(metrics, dict):
+            check_finite(metrics, path, task)
             task_config = configs.get(task) if isinstance(configs.get(task), dict) else {}
-            run.tasks[task] = TaskResult(metrics, task_config, path, config.get("limit"))
+            run.tasks[task] = TaskResult(metrics, task_config, path, config.get("limit"), documents_of(counts, task))
     return run
+
+
+def experiment_of(variant_dir: Path | None, results_dir: Path) -> str:
+    """compare's --out folder (``<out>/<model>/<variant>/``) relative to the report's folder; "" outside compare."""
+    if variant_dir is None:
+        return ""
+    try:
+        relative = variant_dir.resolve().parent.parent.relative_to(Path(results_dir).resolve())
+    except ValueError:
+        return ""
+    return "" if relative == Path(".") else relative.as_posix()
+
+
+def relative_dir(folder: Path, results_dir: Path) -> str:
+    try:
+        return folder.resolve().relative_to(Path(results_dir).resolve()).as_posix()
+    except ValueError:
+        return ""
+
+
+def check_finite(metrics: dict, path: Path, task: str) -> None:
+    """lm-eval writes NaN for an undefined metric, never an infinity or an integer beyond a float."""
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite and not (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(f"{printable(path)}: results.{printable(task)}.{printable(key)} is "
+                             f"{str(value)[:20]}{'...' if len(str(value)) > 20 else ''}, not a finite number")
+
+
+def documents_of(counts: dict, task: str) -> int | None:
+    """lm-eval's ``n-samples.<task>.effective``: how many documents the task's values rest on."""
+    entry = counts.get(task)
+    effective = entry.get("effective") if isinstance(entry, dict) else None
+    return effective if isinstance(effective, int) and not isinstance(effective, bool) else None
 
 
 def compare_folder(path: Path) -> Path | None:
@@ -101,7 +198,7 @@ def check_claimed_variant(path: Path, variant: str, config: dict) -> None:
     claimed = aura.get("variant")
     if claimed and str(claimed) != variant:
         log.warning("%s lies in compare's %r folder but its config.aura.variant is %r; reported as %r",
-                    path, variant, claimed, variant)
+                    printable(path), variant, claimed, variant)
 
 
 def model_of(data: dict, config: dict) -> str:
@@ -177,9 +274,9 @@ def folded_model_of(pretrained: str) -> str | None:
 
 def timestamp_of(data: dict, path: Path) -> float:
     """When the run started: lm-eval's `date`, else the file name's timestamp, else the file's mtime."""
-    date = data.get("date")
-    if isinstance(date, (int, float)) and not isinstance(date, bool):
-        return float(date)
+    date = as_number(data.get("date"))  # NaN for what is not a number of a float's range
+    if math.isfinite(date):
+        return date
     match = re.fullmatch(r"results_(.+)\.json", path.name)
     if match:
         try:
@@ -189,8 +286,26 @@ def timestamp_of(data: dict, path: Path) -> float:
     return path.stat().st_mtime
 
 
+def merge_rows(runs: list[RunFile]) -> dict[Row, dict[str, TaskResult]]:
+    """Per experiment x model x variant, each task from the newest file of its run folder (merge_runs).
+
+    A file outside compare's layout belongs to the innermost experiment folder it lies in (else to ""), so
+    that it conflicts with the compare row it claims there, as it would in a report of that folder alone.
+    """
+    known = {run.experiment for run in runs if run.loose_dir is None}
+    experiments: dict[str, list[RunFile]] = {}
+    for run in runs:
+        if run.loose_dir is not None:
+            run.experiment = max((e for e in known if e and (run.loose_dir + "/").startswith(e + "/")),
+                                 key=len, default="")
+        experiments.setdefault(run.experiment, []).append(run)
+    return {Row(experiment, model, variant): tasks
+            for experiment in sorted(experiments)
+            for (model, variant), tasks in merge_runs(experiments[experiment]).items()}
+
+
 def merge_runs(runs: list[RunFile]) -> dict[tuple[str, str], dict[str, TaskResult]]:
-    """Per model x variant, each task from the newest file of its run folder.
+    """Per model x variant, each task from the newest file of its run folder: the runs of one experiment.
 
     Several files of one folder are one run resumed or redone (compare's generation and perplexity
     processes, a rerun into the same lm-eval output folder): there the newest file has the task. The
@@ -204,7 +319,8 @@ def merge_runs(runs: list[RunFile]) -> dict[tuple[str, str], dict[str, TaskResul
             if earlier is not None and folder_of(earlier) != folder_of(run):
                 raise ValueError(conflict_message(earlier, run, task))
             if earlier is not None:
-                log.info("%s: %s replaces the older %s (same run folder)", task, run.path, earlier.path)
+                log.info("%s: %s replaces the older %s (same run folder)", printable(task), printable(run.path),
+                         printable(earlier.path))
             owner[(run.model, run.variant, task)] = run
             merged.setdefault((run.model, run.variant), {})[task] = result
     return merged
@@ -215,15 +331,19 @@ def folder_of(run: RunFile) -> Path:
 
 
 def conflict_message(first: RunFile, second: RunFile, task: str) -> str:
-    return (f"two runs claim model {first.model!r} variant {first.variant!r} task {task!r}: {first.path} and "
-            f"{second.path}; keep one of them under the results folder, or give the runs different model names "
-            f"(aura-eval compare --model-name)")
+    return printable(
+        f"two runs claim model {first.model!r} variant {first.variant!r} task {task!r}: {first.path} and "
+        f"{second.path}; keep one of them under the results folder, or give the runs different model names "
+        f"(aura-eval compare --model-name)")
 
 
 def as_number(value) -> float:
-    """lm-eval writes "N/A" for a missing stderr; anything not a number becomes NaN."""
+    """lm-eval writes "N/A" for a missing stderr; anything not a number (or beyond a float) becomes NaN."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.nan
     return math.nan
 
 

@@ -121,13 +121,17 @@ def paired_mean_difference(base: np.ndarray, variant: np.ndarray, sums: np.ndarr
     return interval(python_mean(variant) - python_mean(base), draws, n, level)
 
 
+def toxicity_ratio(base, variant):
+    """base / variant ("x less toxic"), elementwise: infinite when only the variant is 0, 1 when both are
+    (equally non-toxic), so every resample has a value."""
+    base, variant = np.asarray(base, dtype=np.float64), np.asarray(variant, dtype=np.float64)
+    return np.where((base == 0) & (variant == 0), 1.0, safe_divide(base, variant))
+
+
 def paired_ratio(base: np.ndarray, variant: np.ndarray, sums: np.ndarray, level: float = LEVEL) -> Estimate:
-    """base mean / variant mean (the paper's "x less toxic"); NaN point when the variant mean is 0."""
-    n = len(base)
-    base_mean, variant_mean = python_mean(base), python_mean(variant)
-    if base_mean == 0 or variant_mean == 0:
-        return Estimate(math.nan, math.nan, math.nan, n)  # "x less toxic" has no finite value here
-    return interval(base_mean / variant_mean, safe_divide(sums[:, 0], sums[:, 1]), n, level)
+    """base mean / variant mean (the paper's "x less toxic"), with toxicity_ratio's rule for zeros."""
+    point = float(toxicity_ratio(python_mean(base), python_mean(variant)))
+    return interval(point, toxicity_ratio(sums[:, 0], sums[:, 1]), len(base), level)
 
 
 def own_mean(values: np.ndarray, sums: np.ndarray, level: float = LEVEL) -> Estimate:
@@ -160,6 +164,42 @@ def paired_bootstrap(base, variant, resamples: int = DEFAULT_RESAMPLES, seed: in
         raise ValueError(f"paired values need two 1-D arrays of one length, got {base.shape} and {variant.shape}")
     sums = resample_sums(np.column_stack([base, variant]), resamples, task_rng(seed, task))
     return {"difference": paired_mean_difference(base, variant, sums), "ratio": paired_ratio(base, variant, sums)}
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def sign_flip_p(differences: list[np.ndarray], resamples: int, rng: np.random.Generator) -> float:
+    """Two-sided p-value of T = mean over tasks of each task's mean per-document difference (variant - base).
+
+    Under the null hypothesis the two values of a document are exchangeable, so each difference's sign is
+    a fair coin: T is recomputed `resamples` times with random signs and p = (1 + #{|T*| >= |T|}) / (1 +
+    resamples). When every task has right/wrong answers and all tasks have as many documents, T is a multiple
+    of the pooled sum of differences, whose null distribution is the exact McNemar test's: that exact p is
+    returned instead.
+    """
+    arrays = [np.asarray(d, dtype=np.float64) for d in differences]
+    if len({len(d) for d in arrays}) == 1 and all(np.isin(d, (-1.0, 0.0, 1.0)).all() for d in arrays):
+        pooled = np.concatenate(arrays)
+        return binomial_two_sided_half(int(np.sum(pooled == 1)), int(np.sum(pooled == -1)))
+    observed = sum(float(np.sum(d)) / len(d) for d in arrays) / len(arrays)
+    flipped = np.zeros(resamples)
+    for d in arrays:
+        nonzero = d[d != 0]
+        weight = 1.0 / (len(d) * len(arrays))
+        if nonzero.size == 0:
+            continue
+        if np.all(np.abs(nonzero) == 1):  # right/wrong: the sum of m fair +-1 signs is 2 Binomial(m, 1/2) - m
+            flipped += weight * (2.0 * rng.binomial(nonzero.size, 0.5, size=resamples) - nonzero.size)
+            continue
+        block = max(1, BLOCK_ELEMENTS // nonzero.size)
+        for start in range(0, resamples, block):
+            rows = min(block, resamples - start)
+            signs = rng.integers(0, 2, size=(rows, nonzero.size)) * 2.0 - 1.0
+            flipped[start:start + rows] += weight * (signs @ nonzero)
+    tolerance = 1e-12 * max(1.0, abs(observed))  # the same sum in another order must count as a tie
+    extreme = int(np.sum(np.abs(flipped) >= abs(observed) - tolerance))
+    return (1 + extreme) / (1 + resamples)
 
 
 # ----------------------------------------------------------------------------- McNemar
