@@ -14,7 +14,9 @@ LM_EVAL_MODEL = "aura-hf"  # our lm-eval model name
 # -- tasks ---------------------------------------------------------------------------------------
 RTP_TASK = "aura_rtp"
 RTP_CHALLENGING_TASK = "aura_rtp_challenging"
-PREPROMPT_TASKS = ("aura_preprompt_favourable", "aura_preprompt_adversarial")
+PREPROMPT_FAVOURABLE_TASK = "aura_preprompt_favourable"
+PREPROMPT_ADVERSARIAL_TASK = "aura_preprompt_adversarial"
+PREPROMPT_TASKS = (PREPROMPT_FAVOURABLE_TASK, PREPROMPT_ADVERSARIAL_TASK)
 TOXICITY_TASKS = (RTP_TASK, RTP_CHALLENGING_TASK, *PREPROMPT_TASKS)
 PPL_NONTOXIC_TASK = "aura_ppl_nontoxic"
 PPL_TOXIC_TASK = "aura_ppl_toxic"
@@ -37,7 +39,8 @@ DIST_ORDERS = (1, 2, 3)
 DIVERSITY_METRICS = tuple(f"dist_{n}" for n in DIST_ORDERS)  # distinct n-grams over a prompt's continuations
 ACCURACY = "acc"
 WORD_PERPLEXITY = "word_perplexity"
-ZEROSHOT_SKIPPED_KEY = "skipped_tasks"
+ZEROSHOT_SKIPPED_KEY = "skipped_tasks"  # results[<group>][key]: the members that had no data file
+DATA_SOURCE_KEY = "data_source"  # what the tasks record about the file they read
 
 # -- task metadata keys --------------------------------------------------------------------------
 DATA_DIR_KEY = "data_dir"

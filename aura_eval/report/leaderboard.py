@@ -24,6 +24,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from aura_eval.core.names import (
+    EXPECTED_MAX_TOXICITY,
+    MEAN_TOXICITY,
+    NONTOXIC_PROMPTS_SUFFIX,
+    PPL_NONTOXIC_TASK,
+    PPL_TOXIC_TASK,
+    PREPROMPT_ADVERSARIAL_TASK,
+    PREPROMPT_FAVOURABLE_TASK,
+    RTP_CHALLENGING_TASK,
+    RTP_TASK,
+    SCORER_KEY,
+    TOXIC_PROMPTS_SUFFIX,
+    TOXICITY_PROB,
+    WORD_PERPLEXITY,
+    ZEROSHOT_GROUP,
+    ZEROSHOT_SKIPPED_KEY,
+)
 from aura_eval.core.text import printable
 from aura_eval.report import stats
 from aura_eval.report.paired import (
@@ -64,27 +81,27 @@ class Metric:
 
 
 METRICS = (
-    Metric("rtp_tox", "aura_rtp", "toxicity_prob,none", "Tox. prob", "main"),
-    Metric("rtp_emt", "aura_rtp", "expected_max_toxicity,none", "EMT", "main"),
-    Metric("ppl_nontoxic", "aura_ppl_nontoxic", "word_perplexity,none", "PPL non-toxic", "main", 2),
-    Metric("ppl_toxic", "aura_ppl_toxic", "word_perplexity,none", "PPL toxic", "main", 2),
-    Metric("zeroshot_avg", "aura_zeroshot", "acc,none", "0-shot avg", "main"),
-    Metric("rtp_mean_tox", "aura_rtp", "mean_toxicity,none", "Mean toxicity", "toxicity"),
-    Metric("rtp_tox_toxic", "aura_rtp", "toxicity_prob_toxic_prompts,none", "Tox. prob (toxic prompts)", "toxicity"),
-    Metric("rtp_tox_nontoxic", "aura_rtp", "toxicity_prob_nontoxic_prompts,none", "Tox. prob (non-toxic prompts)",
+    Metric("rtp_tox", RTP_TASK, f"{TOXICITY_PROB},none", "Tox. prob", "main"),
+    Metric("rtp_emt", RTP_TASK, f"{EXPECTED_MAX_TOXICITY},none", "EMT", "main"),
+    Metric("ppl_nontoxic", PPL_NONTOXIC_TASK, f"{WORD_PERPLEXITY},none", "PPL non-toxic", "main", 2),
+    Metric("ppl_toxic", PPL_TOXIC_TASK, f"{WORD_PERPLEXITY},none", "PPL toxic", "main", 2),
+    Metric("zeroshot_avg", ZEROSHOT_GROUP, "acc,none", "0-shot avg", "main"),
+    Metric("rtp_mean_tox", RTP_TASK, f"{MEAN_TOXICITY},none", "Mean toxicity", "toxicity"),
+    Metric("rtp_tox_toxic", RTP_TASK, f"{TOXICITY_PROB + TOXIC_PROMPTS_SUFFIX},none", "Tox. prob (toxic prompts)", "toxicity"),
+    Metric("rtp_tox_nontoxic", RTP_TASK, f"{TOXICITY_PROB + NONTOXIC_PROMPTS_SUFFIX},none", "Tox. prob (non-toxic prompts)",
            "toxicity"),
-    Metric("rtp_emt_toxic", "aura_rtp", "expected_max_toxicity_toxic_prompts,none", "EMT (toxic prompts)",
+    Metric("rtp_emt_toxic", RTP_TASK, f"{EXPECTED_MAX_TOXICITY + TOXIC_PROMPTS_SUFFIX},none", "EMT (toxic prompts)",
            "toxicity"),
-    Metric("rtp_emt_nontoxic", "aura_rtp", "expected_max_toxicity_nontoxic_prompts,none", "EMT (non-toxic prompts)",
+    Metric("rtp_emt_nontoxic", RTP_TASK, f"{EXPECTED_MAX_TOXICITY + NONTOXIC_PROMPTS_SUFFIX},none", "EMT (non-toxic prompts)",
            "toxicity"),
-    Metric("rtp_dist_1", "aura_rtp", "dist_1,none", "Dist-1", "toxicity"),
-    Metric("rtp_dist_2", "aura_rtp", "dist_2,none", "Dist-2", "toxicity"),
-    Metric("rtp_dist_3", "aura_rtp", "dist_3,none", "Dist-3", "toxicity"),
-    Metric("challenging_tox", "aura_rtp_challenging", "toxicity_prob,none", "Tox. prob (challenging)", "toxicity"),
-    Metric("challenging_emt", "aura_rtp_challenging", "expected_max_toxicity,none", "EMT (challenging)", "toxicity"),
-    Metric("preprompt_favourable_tox", "aura_preprompt_favourable", "toxicity_prob,none",
+    Metric("rtp_dist_1", RTP_TASK, "dist_1,none", "Dist-1", "toxicity"),
+    Metric("rtp_dist_2", RTP_TASK, "dist_2,none", "Dist-2", "toxicity"),
+    Metric("rtp_dist_3", RTP_TASK, "dist_3,none", "Dist-3", "toxicity"),
+    Metric("challenging_tox", RTP_CHALLENGING_TASK, f"{TOXICITY_PROB},none", "Tox. prob (challenging)", "toxicity"),
+    Metric("challenging_emt", RTP_CHALLENGING_TASK, f"{EXPECTED_MAX_TOXICITY},none", "EMT (challenging)", "toxicity"),
+    Metric("preprompt_favourable_tox", PREPROMPT_FAVOURABLE_TASK, f"{TOXICITY_PROB},none",
            "Tox. prob (favourable pre-prompt)", "toxicity"),
-    Metric("preprompt_adversarial_tox", "aura_preprompt_adversarial", "toxicity_prob,none",
+    Metric("preprompt_adversarial_tox", PREPROMPT_ADVERSARIAL_TASK, f"{TOXICITY_PROB},none",
            "Tox. prob (adversarial pre-prompt)", "toxicity"),
     Metric("piqa", "piqa", "acc,none", "PIQA", "zeroshot"),
     Metric("social_iqa", "social_iqa", "acc,none", "SIQA", "zeroshot"),
@@ -117,10 +134,6 @@ LEGEND = (
     ("--limit", "shown when a run evaluated only part of each task (lm-eval --limit): a subset, not the whole set"),
 )
 
-ZEROSHOT_GROUP = "aura_zeroshot"
-# Hook: the key under which the aura_zeroshot group's result names the member tasks it skipped (no data
-# file). Not written by any task yet; the zero-shot group wires it, and the leaderboard shows the tasks.
-ZEROSHOT_SKIPPED_KEY = "skipped_tasks"
 
 
 def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
@@ -181,7 +194,7 @@ def leaderboard_frame(merged: dict[Row, dict[str, TaskResult]], results_dir: Pat
             value, stderr = read_metric(task.metrics, metric.key) if task else (math.nan, math.nan)
             row[metric.column] = value
             row[f"{metric.column}_stderr"] = stderr
-        row["toxicity_scorer"], row["toxicity_data"] = provenance(tasks)
+        row[SCORER_KEY], row["toxicity_data"] = provenance(tasks)
         sources = sorted({str(result.source.relative_to(results_dir)) for result in tasks.values()})
         row["source_files"] = ";".join(sources)
         limits = sorted({f"{result.limit:g}" for result in tasks.values() if as_number(result.limit) > 0})
@@ -316,7 +329,7 @@ def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
     note become a note above the tables when all rows share them.
     """
     notes, extra_columns = [], []
-    for column, what in (("toxicity_scorer", "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
+    for column, what in ((SCORER_KEY, "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
         values = sorted({value for value in frame[column] if value})
         if len(values) == 1:
             notes.append(f"{what}: `{values[0]}`")

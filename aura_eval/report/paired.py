@@ -28,6 +28,21 @@ from pathlib import Path
 import numpy as np
 
 from aura_eval.core.labelled import DataFileError, read_jsonl
+from aura_eval.core.names import (
+    ACCURACY,
+    EXPECTED_MAX_TOXICITY,
+    MEAN_TOXICITY,
+    PPL_NONTOXIC_TASK,
+    PPL_TOXIC_TASK,
+    PREPROMPT_ADVERSARIAL_TASK,
+    PREPROMPT_FAVOURABLE_TASK,
+    RTP_CHALLENGING_TASK,
+    RTP_TASK,
+    SCORER_KEY,
+    TOXICITY_PROB,
+    WORD_PERPLEXITY,
+    ZEROSHOT_MEMBERS,
+)
 from aura_eval.report import stats
 from aura_eval.report.results import BASE_VARIANT, TaskResult, as_number, scorer_label
 
@@ -45,24 +60,23 @@ class MeanSpec:
 
 
 MEAN_SPECS = (
-    MeanSpec("rtp_tox", "aura_rtp", "toxicity_prob"),
-    MeanSpec("rtp_emt", "aura_rtp", "expected_max_toxicity"),
-    MeanSpec("rtp_mean_tox", "aura_rtp", "mean_toxicity"),
-    MeanSpec("challenging_tox", "aura_rtp_challenging", "toxicity_prob"),
-    MeanSpec("challenging_emt", "aura_rtp_challenging", "expected_max_toxicity"),
-    MeanSpec("preprompt_favourable_tox", "aura_preprompt_favourable", "toxicity_prob"),
-    MeanSpec("preprompt_adversarial_tox", "aura_preprompt_adversarial", "toxicity_prob"),
+    MeanSpec("rtp_tox", RTP_TASK, TOXICITY_PROB),
+    MeanSpec("rtp_emt", RTP_TASK, EXPECTED_MAX_TOXICITY),
+    MeanSpec("rtp_mean_tox", RTP_TASK, MEAN_TOXICITY),
+    MeanSpec("challenging_tox", RTP_CHALLENGING_TASK, TOXICITY_PROB),
+    MeanSpec("challenging_emt", RTP_CHALLENGING_TASK, EXPECTED_MAX_TOXICITY),
+    MeanSpec("preprompt_favourable_tox", PREPROMPT_FAVOURABLE_TASK, TOXICITY_PROB),
+    MeanSpec("preprompt_adversarial_tox", PREPROMPT_ADVERSARIAL_TASK, TOXICITY_PROB),
 )
 TOXICITY_RATIO = ("rtp_tox", "tox_reduction")  # base / variant of this column is "x less toxic"
 VERDICT_TOXICITY = "rtp_tox"  # the toxicity verdict reads this difference
-PPL_SPECS = (("ppl_nontoxic", "aura_ppl_nontoxic"), ("ppl_toxic", "aura_ppl_toxic"))
-PPL_METRIC = "word_perplexity"
+PPL_SPECS = (("ppl_nontoxic", PPL_NONTOXIC_TASK), ("ppl_toxic", PPL_TOXIC_TASK))
+PPL_METRIC = WORD_PERPLEXITY
 # Zero-shot tasks whose `acc` the aura_zeroshot group averages (triviaqa's exact_match is not averaged).
-ZEROSHOT_TASKS = ("piqa", "social_iqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa",
-                  "truthfulqa_mc2")
+ZEROSHOT_TASKS = tuple(task for task in ZEROSHOT_MEMBERS if task != "triviaqa")
 ZEROSHOT_AVERAGE = "zeroshot_avg"
-PAIR_METRICS = {"word_perplexity", "byte_perplexity", "bits_per_byte"}  # lm-eval logs [loglikelihood, weight]
-UNIT_INTERVAL = {"toxicity_prob", "expected_max_toxicity", "mean_toxicity", "acc"}  # per-document values in [0, 1]
+PAIR_METRICS = {WORD_PERPLEXITY, "byte_perplexity", "bits_per_byte"}  # lm-eval logs [loglikelihood, weight]
+UNIT_INTERVAL = {TOXICITY_PROB, EXPECTED_MAX_TOXICITY, MEAN_TOXICITY, ACCURACY}  # per-document values in [0, 1]
 MAX_LOG_PERPLEXITY = math.log(sys.float_info.max)  # beyond it exp() overflows
 
 
@@ -426,7 +440,7 @@ def scorer_of(result: TaskResult | None, sha256_digits: int = 12) -> str | None:
     if result is None:
         return None
     metadata = result.config.get("metadata") if isinstance(result.config.get("metadata"), dict) else {}
-    if not metadata.get("toxicity_scorer"):
+    if not metadata.get(SCORER_KEY):
         return None
     return scorer_label(metadata, sha256_digits)
 

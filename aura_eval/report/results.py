@@ -21,13 +21,20 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
-from aura_eval.core.names import BASE_VARIANT, COMPARE_MARKER, FOLDED_VARIANT  # noqa: F401  (re-exported)
+from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIANT re-exported)
+    BASE_VARIANT,
+    COMPARE_MARKER,
+    DATA_DIR_KEY,
+    DATA_SOURCE_KEY,
+    FOLDED_VARIANT,
+    SCORER_KEY,
+    TOXICITY_TASKS,
+)
 from aura_eval.core.text import printable
 
 log = logging.getLogger(__name__)
 
 FOLDED_CACHE_NAME = re.compile(r"(?P<model>.+)-[0-9a-f]{12}")  # runner's cache entry: <cache>/folded/<model>-<digest>
-TOXICITY_TASKS = ("aura_rtp", "aura_rtp_challenging", "aura_preprompt_favourable", "aura_preprompt_adversarial")
 
 
 @dataclass
@@ -363,7 +370,7 @@ def provenance(tasks: dict[str, TaskResult]) -> tuple[str, str]:
 def scorer_label(metadata: dict, sha256_digits: int = 12) -> str:
     """The toxicity scorer as shown: its name, then its weights' file name(s) and sha256 when the run recorded them
     (aura_eval.harness.tasks), so that two checkpoints under one scorer name never look alike."""
-    name = str(metadata.get("toxicity_scorer") or "unknown")
+    name = str(metadata.get(SCORER_KEY) or "unknown")
     sha256 = str(metadata.get("toxicity_scorer_sha256") or "")
     if not sha256:
         return name
@@ -377,7 +384,7 @@ def data_of(config: dict, metadata: dict) -> str:
     Our tasks record the file they read as `data_source`: shown relative to the run's data folder
     ("rtp_prompts.jsonl (data_dir)"), or by its file name when it lies elsewhere; a Hub dataset as named.
     """
-    source, data_dir = metadata.get("data_source"), metadata.get("data_dir")
+    source, data_dir = metadata.get(DATA_SOURCE_KEY), metadata.get(DATA_DIR_KEY)
     if source:
         return shown_data_path(str(source), str(data_dir) if data_dir else None)
     if data_dir:
