@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import json
 import math
@@ -24,6 +23,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from aura_eval.core.files import sha256_bytes
 from aura_eval.core.text import printable
 
 JIGSAW_OTHER_COLUMNS = ("severe_toxic", "obscene", "threat", "insult", "identity_hate")
@@ -285,4 +285,4 @@ def balanced_sample(rows: list[tuple[str, int]], n_per_class: int | None, seed: 
 
 def data_hash(rows: list[tuple[str, int]]) -> str:
     """A digest of exactly the sentences and labels used, recorded in the state file."""
-    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+    return sha256_bytes(json.dumps(rows, ensure_ascii=False).encode())

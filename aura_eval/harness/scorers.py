@@ -25,7 +25,6 @@ is built, before the first request.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aura_eval.core import names
-from aura_eval.core.files import sha256_file as file_sha256  # noqa: E402  (the one sha256 helper)
+from aura_eval.core.files import sha256_file as file_sha256  # the one sha256 helper
+from aura_eval.core.files import sha256_lines
 from aura_eval.core.text import printable
 
 logger = logging.getLogger(__name__)
@@ -362,8 +362,7 @@ def weights_digest(files: Sequence[Path]) -> str:
     """sha256 of one weights file; for several (shards), sha256 of their "<sha256>  <name>" lines in name order."""
     if len(files) == 1:
         return file_sha256(files[0])
-    lines = "".join(f"{file_sha256(f)}  {f.name}\n" for f in sorted(files, key=lambda f: f.name))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    return sha256_lines({f.name: file_sha256(f) for f in files})
 
 
 # torch words a refused import "Unsupported global: GLOBAL io.open ..." or "Trying to load unsupported GLOBAL
