@@ -11,17 +11,37 @@ paper's baselines from the AUROCs stored in the same state file.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
 from aura_eval.core.config import InterventionConfig
-from aura_eval.core.hooks import apply
+from aura_eval.core.hooks import AppliedIntervention, apply, apply_folded
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.loading import ModelRef
+from aura_eval.harness.sampling import SharedPrefill
 
 log = logging.getLogger(__name__)
+
+
+def join_cpu_processes(device: str | None, parallelize: bool) -> None:
+    """Under torchrun / accelerate launch without GPUs, make accelerate form a gloo group of the processes.
+
+    HFLM builds `Accelerator()`, which groups the launched processes only on GPUs (or when asked for the
+    CPU): on CPU processes each one took itself for the only one and evaluated every document. Asking
+    accelerate's shared state for the CPU first makes HFLM's accelerator span all processes.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or parallelize:
+        return
+    import torch
+
+    if torch.cuda.is_available() and not str(device or "").startswith("cpu"):
+        return  # HFLM's own multi-GPU data parallelism
+    from accelerate import PartialState
+
+    PartialState(cpu=True)
 
 
 @register_model("aura-hf")
@@ -33,6 +53,8 @@ class AuraLM(HFLM):
         method: str | None = None,
         k: int | None = None,
         alpha: float | None = None,
+        fold: bool = True,
+        shared_prefill: bool = True,
         **kwargs,
     ) -> None:
         """Every HFLM argument is accepted (`gguf_file`, `dtype`, `parallelize`, ...); on top:
@@ -40,6 +62,9 @@ class AuraLM(HFLM):
         intervention: path to a state file from `aura-eval learn`, or "none" for the baseline.
         method: "aura" (default: what the file holds), "damp", "det_zero" or "none".
         k, alpha: top-k units and fixed factor for damp (alpha defaults to 0.5) and det_zero.
+        fold: fold the alphas into the weights in memory where that is exact (default), hooks elsewhere;
+            false: hooks on every changed module.
+        shared_prefill: prefill repeated identical generation requests once (default true).
         """
         no_file = intervention is None or str(intervention).lower() in ("none", "", "base")
         if no_file and method not in (None, "none", "base"):
@@ -58,11 +83,17 @@ class AuraLM(HFLM):
             loaded = Intervention.load(path)
             if config is not None:
                 loaded = loaded.with_config(config)
+        join_cpu_processes(kwargs.get("device"), bool(kwargs.get("parallelize")))
         super().__init__(pretrained=pretrained, **kwargs)
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is not None and accelerator.num_processes > 1 and self._world_size == 1 and not kwargs.get("parallelize"):
+            # HFLM sets rank and world size only when it sees several GPUs: here the processes are CPU ones
+            self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
+        self._sharing = SharedPrefill() if shared_prefill else None
         self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
         self.intervention: Intervention | None = None
         self.intervention_path = None
-        self._hooks = None
+        self._applied: AppliedIntervention | None = None
         if loaded is None:
             return
         loaded.check_fits(self.model, source=str(path))
@@ -70,16 +101,35 @@ class AuraLM(HFLM):
         if learned_on and learned_on != self.aura_model_name:
             log.warning("aura-hf: %s was learned on %s, applied to %s (shapes match)", path.name, learned_on, self.aura_model_name)
         self.intervention, self.intervention_path = loaded, str(path)
-        self._hooks = apply(self.model, loaded)
-        log.info("aura-hf: %s hooks on %d modules, %s", loaded.variant, len(self._hooks), loaded.summary())
+        if fold:  # the bare weights are never needed again in this process: no copy of them is kept
+            self._applied = apply_folded(self.model, loaded, keep_original=False)
+        else:
+            self._applied = AppliedIntervention({}, apply(self.model, loaded), kept=True)
+        log.info("aura-hf: %s %s (%d modules folded, %d hooked), %s", loaded.variant, self._applied.how,
+                 len(self._applied.folded), len(self._applied.hooked), loaded.summary())
 
     @property
     def variant(self) -> str:
         return "base" if self.intervention is None else self.intervention.variant
 
+    def _model_generate(self, context, max_length, stop, **generation_kwargs):
+        """HFLM's generation (its stop sequences, lengths and sampling arguments), with the model's
+        `generate` routed through shared prefill for the duration of the call."""
+        if self._sharing is None or self.backend != "causal":
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        model = self.model
+        plain = model.generate
+        model.generate = lambda **kw: self._sharing.generate(model, plain, **kw)
+        try:
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        finally:
+            del model.generate
+
     def get_model_info(self) -> dict:
         info = super().get_model_info()
-        aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": "none"}
+        aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": "none", "applied": "nothing to apply"}
+        # this process's counts (rank 0's under data parallelism)
+        aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
         if self.intervention is not None:
             iv = self.intervention
             aura.update(
@@ -87,7 +137,8 @@ class AuraLM(HFLM):
                 learned_on=iv.meta.get("model_name"), pooling=iv.meta.get("pooling"),
                 n_toxic=iv.meta.get("n_toxic"), n_nontoxic=iv.meta.get("n_nontoxic"),
                 data_source=iv.meta.get("data_source"), data_hash=iv.meta.get("data_hash"),
-                hooked_modules=len(self._hooks), **iv.summary(),
+                applied=self._applied.how, folded_modules=len(self._applied.folded),
+                hooked_modules=len(self._applied.hooked), **iv.summary(),
             )
         info["aura"] = aura
         return info
