@@ -75,3 +75,21 @@ def test_remove_without_a_kept_copy_refuses(tiny_gpt2):
     done = apply_folded(model, random_intervention(model), keep_original=False)
     with pytest.raises(RuntimeError, match="without keeping the original weights"):
         done.remove()
+
+
+def test_aura_hf_folded_equals_hooked_on_loglikelihoods(tiny_gpt2, tmp_path):
+    from lm_eval.api.instance import Instance
+    from test_shared_prefill import random_state
+
+    from aura_eval.harness.model import AuraLM
+
+    state = random_state(tiny_gpt2, tmp_path / "s.safetensors")
+    reqs = [Instance("loglikelihood", {}, (c, x), idx=0) for c in ("You are a", "The weather was") for x in (" stupid idiot", " kind")]
+    out = {}
+    for fold in (True, False):
+        lm = AuraLM(pretrained=str(tiny_gpt2), device="cpu", batch_size=2, intervention=str(state), fold=fold)
+        out[fold] = [ll for ll, _ in lm.loglikelihood(reqs)]
+        assert lm.get_model_info()["aura"]["applied"] == ("folded in memory" if fold else "hooks")
+    bare = AuraLM(pretrained=str(tiny_gpt2), device="cpu", batch_size=2, intervention="none")
+    assert out[True] == pytest.approx(out[False], abs=1e-4)
+    assert out[True] != pytest.approx([ll for ll, _ in bare.loglikelihood(reqs)], abs=1e-3), "the intervention acts"

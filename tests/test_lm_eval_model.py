@@ -78,7 +78,8 @@ def test_aura_hf_cli_all_request_types(tiny_llama, task_dir, state, tmp_path):
     assert metrics(zero)[0] != pytest.approx(metrics(aura)[0], rel=1e-6)
     assert base["config"]["aura"]["variant"] == "base"
     info = aura["config"]["aura"]
-    assert info["variant"] == "aura" and info["n_toxic"] == 3 and info["hooked_modules"] > 0
+    assert info["variant"] == "aura" and info["n_toxic"] == 3
+    assert info["applied"] == "folded in memory" and info["folded_modules"] > 0 and info["hooked_modules"] == 0
     assert zero["config"]["aura"]["variant"] == "det_zero-k40" and zero["config"]["aura"]["n_units_changed"] == 40
     assert "tiny_gen" in aura["results"]
 

@@ -20,7 +20,7 @@ from lm_eval.models.huggingface import HFLM
 from aura_eval.core.config import InterventionConfig
 from aura_eval.core.hooks import AppliedIntervention, apply, apply_folded
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.loading import ModelRef
+from aura_eval.core.loading import ModelRef, dequantized_gguf
 from aura_eval.harness.sampling import SharedPrefill
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class AuraLM(HFLM):
         alpha: float | None = None,
         fold: bool = True,
         shared_prefill: bool = True,
+        gguf_cache: bool = True,
         **kwargs,
     ) -> None:
         """Every HFLM argument is accepted (`gguf_file`, `dtype`, `parallelize`, ...); on top:
@@ -65,6 +66,8 @@ class AuraLM(HFLM):
         fold: fold the alphas into the weights in memory where that is exact (default), hooks elsewhere;
             false: hooks on every changed module.
         shared_prefill: prefill repeated identical generation requests once (default true).
+        gguf_cache: load a local GGUF file from its de-quantised copy in aura-eval's cache, made on first use
+            (default true; `aura_eval.core.loading.dequantized_gguf`).
         """
         no_file = intervention is None or str(intervention).lower() in ("none", "", "base")
         if no_file and method not in (None, "none", "base"):
@@ -84,13 +87,21 @@ class AuraLM(HFLM):
             if config is not None:
                 loaded = loaded.with_config(config)
         join_cpu_processes(kwargs.get("device"), bool(kwargs.get("parallelize")))
+        self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
+        self.gguf_dequantized = None
+        gguf_file = kwargs.get("gguf_file")
+        if gguf_cache and gguf_file and isinstance(pretrained, str) and (Path(pretrained) / gguf_file).is_file():
+            # de-quantised once, then loaded as safetensors (the same weights, a fraction of the time)
+            pretrained = str(dequantized_gguf(ModelRef.parse(pretrained, gguf_file), bool(kwargs.get("trust_remote_code"))))
+            kwargs = {k: v for k, v in kwargs.items() if k != "gguf_file"}
+            self.gguf_dequantized = pretrained
         super().__init__(pretrained=pretrained, **kwargs)
         accelerator = getattr(self, "accelerator", None)
         if accelerator is not None and accelerator.num_processes > 1 and self._world_size == 1 and not kwargs.get("parallelize"):
             # HFLM sets rank and world size only when it sees several GPUs: here the processes are CPU ones
             self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
         self._sharing = SharedPrefill() if shared_prefill else None
-        self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
+        self._issued: list = []  # this rank's last requests, see `barrier`
         self.intervention: Intervention | None = None
         self.intervention_path = None
         self._applied: AppliedIntervention | None = None
@@ -112,6 +123,30 @@ class AuraLM(HFLM):
     def variant(self) -> str:
         return "base" if self.intervention is None else self.intervention.variant
 
+    # -- data parallelism: lm-eval pads a rank's share with copies of its last request -------------------
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        self._issued = requests if self.world_size > 1 else []
+        return super().loglikelihood(requests, disable_tqdm)
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        self._issued = requests if self.world_size > 1 else []
+        return super().loglikelihood_rolling(requests, disable_tqdm)
+
+    def generate_until(self, requests, disable_tqdm: bool = False):
+        self._issued = requests if self.world_size > 1 else []
+        return super().generate_until(requests, disable_tqdm)
+
+    def barrier(self):
+        """lm-eval evens out the ranks' shares by running the last request of a short rank `repeats` more
+        times per missing instance and appends those answers to that request's own `resps`, right before
+        this barrier: a generation task whose metric reads every response (RTP's 25 continuations) would
+        score one document on more. Each request keeps its first `repeats` answers (the padding is a copy)."""
+        for req in {id(r): r for r in self._issued}.values():
+            if len(req.resps) > req.repeats:
+                del req.resps[req.repeats:]
+        self._issued = []
+        super().barrier()
+
     def _model_generate(self, context, max_length, stop, **generation_kwargs):
         """HFLM's generation (its stop sequences, lengths and sampling arguments), with the model's
         `generate` routed through shared prefill for the duration of the call."""
@@ -129,6 +164,8 @@ class AuraLM(HFLM):
         info = super().get_model_info()
         aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": "none", "applied": "nothing to apply"}
         # this process's counts (rank 0's under data parallelism)
+        if self.gguf_dequantized:
+            aura["gguf_dequantized_cache"] = self.gguf_dequantized
         aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
         if self.intervention is not None:
             iv = self.intervention
