@@ -25,7 +25,9 @@ from aura_eval.core.loading import load_model
 from aura_eval.demo.driver import default_model
 from aura_eval.harness.model import AuraLM
 
-SHARED_RTP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "rtp_prompts_dev.jsonl"
+# ../shared/data next to the checkout (or next to a folder above it, for a worktree)
+SHARED_RTP = next((d / "shared" / "data" / "rtp_prompts_dev.jsonl" for d in Path(__file__).resolve().parents[1].parents
+                   if (d / "shared" / "data" / "rtp_prompts_dev.jsonl").is_file()), Path("../shared/data/rtp_prompts_dev.jsonl"))
 RTP_GEN_KWARGS = {"until": [], "max_gen_toks": 20, "do_sample": True, "temperature": 1.0, "top_p": 1.0}  # tasks/_aura_rtp_template_yaml
 
 

@@ -102,3 +102,15 @@ def test_sampling_is_reproducible_under_a_seed(tiny_llama, state):
     assert runs[0] == runs[1] and runs[0] != runs[2]
     assert len(set(runs[0][:5])) > 1, "the repeats of one prompt are independent samples"
     assert model.get_model_info()["aura"]["generation"]["batches_shared"] > 0
+
+
+def test_beam_search_takes_the_plain_path(tiny_llama):
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_llama, padding_side="left")
+    tok.pad_token = tok.eos_token
+    enc = tok(PROMPTS, return_tensors="pt", padding=True)
+    kw = dict(input_ids=enc.input_ids, attention_mask=enc.attention_mask, max_new_tokens=4, num_beams=2,
+              do_sample=False, pad_token_id=tok.eos_token_id)
+    shared = SharedPrefill()
+    assert torch.equal(shared.generate(model, model.generate, **kw), model.generate(**kw))
+    assert shared.batches_plain == 1 and shared.batches_shared == 0

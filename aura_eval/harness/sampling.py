@@ -64,6 +64,7 @@ class SharedPrefill:
         self.rows = 0
         self.prompts_prefilled = 0
         self.batches_plain = 0
+        self._cache_ok = True  # False once this model's cache proved not shareable: no wasted prefills
 
     def summary(self) -> dict:
         return {
@@ -75,7 +76,7 @@ class SharedPrefill:
     def generate(self, model, generate: Callable, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
         """`generate(input_ids=..., attention_mask=..., **kwargs)` with repeated prompts prefilled once."""
         groups = repeated_rows(input_ids, attention_mask) if input_ids.shape[1] >= 2 else None
-        if groups is None or not _shareable(model, kwargs):
+        if groups is None or not self._cache_ok or not _shareable(model, kwargs):
             self.batches_plain += 1
             return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         firsts, which = groups
@@ -90,6 +91,7 @@ class SharedPrefill:
         cache = getattr(model(input_ids=ids, **forward), name)
         sliding = getattr(cache, "is_sliding", [False])
         if type(cache).__name__ != "DynamicCache" or any(sliding) or not hasattr(cache, "batch_select_indices"):
+            self._cache_ok = False
             self.batches_plain += 1  # a cache generate may not restart from as it would have built it
             return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         cache.batch_select_indices(which)  # one copy of its prompt's keys and values per row
