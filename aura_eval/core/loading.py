@@ -144,6 +144,11 @@ def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
+        # the weights are plain float tensors now; transformers still marks the model as GGUF-quantised and
+        # refuses to save it, and the saved config must not ask for GGUF de-quantisation again
+        lm.hf_quantizer = None
+        if hasattr(lm.config, "quantization_config"):
+            del lm.config.quantization_config
         lm.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
         marker = {"gguf_file": str(gguf.resolve()), "sha256": digest, "transformers": transformers.__version__}

@@ -153,12 +153,15 @@ class AuraLM(HFLM):
         if self._sharing is None or self.backend != "causal":
             return super()._model_generate(context, max_length, stop, **generation_kwargs)
         model = self.model
-        plain = model.generate
+        plain, own = model.generate, model.__dict__.get("generate")
         model.generate = lambda **kw: self._sharing.generate(model, plain, **kw)
         try:
             return super()._model_generate(context, max_length, stop, **generation_kwargs)
         finally:
-            del model.generate
+            if own is not None:
+                model.generate = own
+            else:
+                del model.generate
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()

@@ -3,11 +3,12 @@
 lm-eval sends a task's `repeats` (RealToxicityPrompts: 25 sampled continuations per prompt) as that many
 identical requests, and HFLM batches them and runs the same prompt through the model once per copy. Here
 the rows of a batch with the same tokens and attention mask are prefilled together once, on all prompt
-tokens but the last; the key/value cache is copied out to every row, and the model's own `generate`
-continues from it: it runs each row's last prompt token and then samples every row independently, with the
-same logits processors, stopping criteria and random generator as the plain path. The sampling
-distribution is therefore the plain one, and greedy decoding gives the plain tokens (up to float rounding of
-a prompt split in two forward passes). Hooks and folded weights act on both forward passes alike.
+tokens but the last, and the model's own `generate` continues from that cache: its first forward pass (the
+last prompt token, the same for every row of a prompt) also runs once per prompt and its logits and cache
+are copied out to the rows; from then on every row is sampled independently, with the same logits
+processors, stopping criteria and random generator as the plain path. The sampling distribution is
+therefore the plain one, and greedy decoding gives the plain tokens (up to float rounding of a prompt
+split in two forward passes). Hooks and folded weights act on every forward pass alike.
 
 Only what `generate` can restart from exactly is shared: a decoder-only model whose prefill returns a
 `DynamicCache` of full-attention layers, sampling or greedy search (no beams); anything else, and a batch
@@ -16,8 +17,10 @@ without repeated prompts, runs the plain `generate` unchanged.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 
@@ -94,8 +97,42 @@ class SharedPrefill:
             self._cache_ok = False
             self.batches_plain += 1  # a cache generate may not restart from as it would have built it
             return generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        cache.batch_select_indices(which)  # one copy of its prompt's keys and values per row
         self.batches_shared += 1
         self.rows += input_ids.shape[0]
         self.prompts_prefilled += len(firsts)
-        return generate(input_ids=input_ids, attention_mask=attention_mask, **{name: cache}, **kwargs)
+        if kwargs.get("output_attentions") or kwargs.get("output_hidden_states"):
+            cache.batch_select_indices(which)  # per-row outputs asked for: every row runs its last prompt token
+            return generate(input_ids=input_ids, attention_mask=attention_mask, **{name: cache}, **kwargs)
+        with first_step_on_distinct_rows(model, firsts, which, name):
+            return generate(input_ids=input_ids, attention_mask=attention_mask, **{name: cache}, **kwargs)
+
+
+@contextmanager
+def first_step_on_distinct_rows(model, firsts: list[int], which: torch.Tensor, name: str):
+    """generate's first forward pass runs each row's last prompt token on its prompt's cache, the same
+    computation for every row of a prompt: run it once per prompt and copy the logits and the cache out to
+    the rows (one copy of the keys and values per row from then on). Later passes are the model's own."""
+    had = "forward" in model.__dict__  # e.g. accelerate's device hooks wrap `forward` on the instance
+    saved, forward, rows = model.__dict__.get("forward"), model.forward, len(which)
+
+    def restore() -> None:
+        if had:
+            model.forward = saved
+        elif "forward" in model.__dict__:
+            del model.forward
+
+    @functools.wraps(forward)  # generate reads forward's signature (e.g. to pass position_ids): keep it
+    def first_step(**inputs):
+        restore()
+        distinct = {k: v[firsts] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == rows else v
+                    for k, v in inputs.items()}
+        out = forward(**distinct)
+        out.logits = out.logits[which]
+        getattr(out, name).batch_select_indices(which)
+        return out
+
+    model.forward = first_step
+    try:
+        yield
+    finally:
+        restore()
