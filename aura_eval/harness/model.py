@@ -1,11 +1,16 @@
-"""`aura-hf`: lm-eval's HFLM with an AurA (or Damp / Det_zero) intervention hooked into the model.
+"""`aura-hf`: lm-eval's HFLM with an AurA (or Damp / Det_zero) intervention applied to the model.
 
     lm_eval --model aura-hf --model_args pretrained=gpt2,intervention=gpt2-aura.safetensors --tasks ...
 
-The hooks are registered once on the loaded model, so every request type (loglikelihood,
-loglikelihood_rolling, generate_until) runs through them. `intervention=none` gives the baseline
-through the same class; `method=damp,k=...,alpha=...` or `method=det_zero,k=...` re-derive the
-paper's baselines from the AUROCs stored in the same state file.
+The intervention is applied once to the loaded model, so every request type (loglikelihood,
+loglikelihood_rolling, generate_until) runs through it: folded into the weights in memory where that is
+exact (plain Linear / Conv1D modules owning their weights), hooks elsewhere (`fold=false`: hooks
+everywhere). `intervention=none` gives the baseline through the same class; `method=damp,k=...,alpha=...`
+or `method=det_zero,k=...` re-derive the paper's baselines from the AUROCs stored in the same state file.
+
+Repeated identical generation requests (a task's `repeats`) prefill their prompt once
+(`aura_eval.harness.sampling`; `shared_prefill=false` turns it off). Under `torchrun` / `accelerate launch`
+on CPU processes the processes form a gloo group, so lm-eval splits and gathers documents as on GPUs.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ def join_cpu_processes(device: str | None, parallelize: bool) -> None:
     CPU): on CPU processes each one took itself for the only one and evaluated every document. Asking
     accelerate's shared state for the CPU first makes HFLM's accelerator span all processes.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or parallelize:
+    sizes = (os.environ.get(v, "1") for v in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"))
+    if max(int(n) if n.isdigit() else 1 for n in sizes) <= 1 or parallelize:  # the launchers accelerate reads
         return
     import torch
 
