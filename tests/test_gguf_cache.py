@@ -50,7 +50,7 @@ def test_aura_hf_loads_the_cached_copy(fake_gguf, tiny_llama):
     folder, calls = fake_gguf
     lm = AuraLM(pretrained=str(folder), gguf_file="m.gguf", intervention="none", device="cpu", batch_size=2)
     info = lm.get_model_info()["aura"]
-    assert info["model_name"] == "m" and info["gguf_dequantized_cache"] == str(dequantized_gguf(ModelRef.parse(str(folder / "m.gguf"))))
+    assert info["model_name"] == "m" and info["gguf_dequantized_cache"] == dequantized_gguf(ModelRef.parse(str(folder / "m.gguf"))).name
     assert len(calls) == 1
     reqs = [Instance("loglikelihood", {}, ("You are a", " stupid idiot"), 0)]
     bare = AuraLM(pretrained=str(tiny_llama), intervention="none", device="cpu", batch_size=2)

@@ -173,8 +173,8 @@ class AuraLM(HFLM):
         info = super().get_model_info()
         aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": "none", "applied": "nothing to apply"}
         # this process's counts (rank 0's under data parallelism)
-        if self.gguf_dequantized:
-            aura["gguf_dequantized_cache"] = self.gguf_dequantized
+        if self.gguf_dequantized:  # the cache entry's name (GGUF sha256 prefix, transformers version): no path
+            aura["gguf_dequantized_cache"] = Path(self.gguf_dequantized).name
         aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
         if self.intervention is not None:
             iv = self.intervention
