@@ -13,6 +13,7 @@ import secrets
 import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -100,6 +101,96 @@ def fold(model: nn.Module, intervention: Intervention) -> nn.Module:
         if bias is not None:
             bias.copy_((bias.float() * a).to(bias.dtype))
     return model
+
+
+# -- folding in memory, hooks only where folding is not exact ---------------------------------------
+def _parameter_spans(model: nn.Module) -> list[tuple[int, int, int, int]]:
+    """(start, end, id, slots) of every distinct parameter's memory; slots >= 2 is a tied weight."""
+    slots: dict[int, int] = {}
+    params: dict[int, torch.Tensor] = {}
+    for _, p in model.named_parameters(remove_duplicate=False):
+        slots[id(p)] = slots.get(id(p), 0) + 1
+        params[id(p)] = p
+    return [(p.data_ptr(), p.data_ptr() + p.numel() * p.element_size(), i, slots[i]) for i, p in params.items()]
+
+
+def _owned(p: torch.Tensor, spans: list[tuple[int, int, int, int]]) -> bool:
+    """`p` is used by one module slot only and no other parameter overlaps its memory."""
+    start, end = p.data_ptr(), p.data_ptr() + p.numel() * p.element_size()
+    return all(
+        (slots == 1) if i == id(p) else (e <= start or s >= end)
+        for s, e, i, slots in spans
+    )
+
+
+def foldable(model: nn.Module, name: str, spans: list | None = None) -> bool:
+    """Whether scaling `name`'s weight rows and bias is exactly the hook's output scaling: a plain
+    nn.Linear or GPT-2 Conv1D (not a subclass such as a quantised layer) whose floating-point weight and
+    bias are materialised (not offloaded) and belong to this module alone (scaling a weight tied to or
+    sharing memory with another parameter would change that one too)."""
+    module = dict(model.named_modules()).get(name)
+    if module is None or not (type(module) is nn.Linear or type(module).__name__ == "Conv1D"):
+        return False
+    own = [p for p in (module.weight, getattr(module, "bias", None)) if p is not None]
+    if any(not p.is_floating_point() or p.is_meta for p in own):
+        return False
+    spans = spans if spans is not None else _parameter_spans(model)
+    return all(_owned(p, spans) for p in own)
+
+
+class AppliedIntervention:
+    """An intervention applied to a live model: `folded` modules have scaled weights, the rest are hooked.
+
+    `remove()` restores the bare model exactly (the original rows were kept) when `keep_original` was set."""
+
+    def __init__(self, folded: dict[str, tuple], hooked: HookedIntervention, kept: bool):
+        self.folded, self.hooked, self._kept = folded, hooked, kept
+
+    @property
+    def how(self) -> str:
+        """How it was applied, for the results: "folded in memory", "hooks", both, or "nothing to apply"."""
+        parts = [p for p, n in (("folded in memory", self.folded), ("hooks", self.hooked)) if len(n)]
+        return " + ".join(parts) or "nothing to apply"
+
+    @torch.no_grad()
+    def remove(self) -> None:
+        self.hooked.remove()
+        if self.folded and not self._kept:
+            raise RuntimeError("the intervention was folded in memory without keeping the original weights; reload the model")
+        for module, dim, rows, weight, bias in self.folded.values():
+            module.weight.index_copy_(dim, rows, weight)
+            if bias is not None:
+                module.bias.index_copy_(0, rows, bias)
+        self.folded.clear()
+
+
+@torch.no_grad()
+def apply_folded(model: nn.Module, intervention: Intervention, keep_original: bool = True) -> AppliedIntervention:
+    """Apply `intervention` at no run-time cost: fold the alphas into the weights of every `foldable`
+    module (what `fold` does for an export), and hook the others. With `keep_original` the changed rows
+    are copied first so that `remove()` gives back the bare weights bit for bit."""
+    intervention.check_fits(model)
+    named = dict(model.named_modules())
+    folded, rest, spans = {}, {}, _parameter_spans(model)
+    for name, alphas in intervention.alphas.items():
+        if torch.all(alphas == 1):
+            continue
+        if not foldable(model, name, spans):
+            rest[name] = alphas
+            continue
+        module = named[name]
+        dim = 1 if type(module).__name__ == "Conv1D" else 0  # the output-unit axis of the weight
+        rows = torch.nonzero(alphas != 1).flatten().to(module.weight.device)
+        bias = getattr(module, "bias", None)
+        saved = (module.weight.index_select(dim, rows).clone(), None if bias is None else bias.index_select(0, rows).clone())
+        a = alphas.to(device=module.weight.device, dtype=torch.float32)
+        scale = a.unsqueeze(0) if dim == 1 else a.unsqueeze(1)
+        module.weight.copy_((module.weight.float() * scale).to(module.weight.dtype))
+        if bias is not None:
+            bias.copy_((bias.float() * a).to(bias.dtype))
+        folded[name] = (module, dim, rows, *(saved if keep_original else (None, None)))
+    hooked = apply(model, replace(intervention, auroc={n: intervention.auroc[n] for n in rest}, alphas=rest))
+    return AppliedIntervention(folded, hooked, keep_original)
 
 
 # -- exporting a folded checkpoint ---------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""The de-quantised GGUF cache: written once per GGUF file content, reused after, and what aura-hf loads.
+
+No GGUF model is built here: transformers' de-quantisation (`load_model`) is replaced by loading a tiny
+model, so these tests cover the cache's keying, reuse and aura-hf's redirection; `bench/startup.py`
+checks on SmolLM2's real GGUF file that the cached copy gives the GGUF model's loglikelihoods."""
+
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from aura_eval.core import loading
+from aura_eval.core.files import sha256_file
+from aura_eval.core.loading import DEQUANTIZED_MARKER, ModelRef, dequantized_gguf
+
+
+@pytest.fixture
+def fake_gguf(tmp_path, monkeypatch, tiny_llama):
+    monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def dequantize(ref, dtype="auto", device=None, revision=None, trust_remote_code=False):
+        calls.append((ref.gguf_file, dtype))
+        return AutoModelForCausalLM.from_pretrained(tiny_llama).eval(), AutoTokenizer.from_pretrained(tiny_llama)
+
+    monkeypatch.setattr(loading, "load_model", dequantize)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "m.gguf").write_bytes(b"GGUF one")
+    (folder / "other.gguf").write_bytes(b"GGUF two")
+    return folder, calls
+
+
+def test_dequantized_once_per_file_content(fake_gguf):
+    folder, calls = fake_gguf
+    first = dequantized_gguf(ModelRef.parse(str(folder / "m.gguf")))
+    again = dequantized_gguf(ModelRef.parse(str(folder), "m.gguf"))
+    other = dequantized_gguf(ModelRef.parse(str(folder / "other.gguf")))
+    assert first == again != other and calls == [("m.gguf", "float32"), ("other.gguf", "float32")]
+    marker = json.loads((first / DEQUANTIZED_MARKER).read_text())
+    assert marker["sha256"] == sha256_file(folder / "m.gguf") and first.name.startswith(marker["sha256"][:16])
+    assert (first / "model.safetensors").is_file() and (first / "config.json").is_file()
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
+
+
+def test_aura_hf_loads_the_cached_copy(fake_gguf, tiny_llama):
+    from lm_eval.api.instance import Instance
+
+    from aura_eval.harness.model import AuraLM
+
+    folder, calls = fake_gguf
+    lm = AuraLM(pretrained=str(folder), gguf_file="m.gguf", intervention="none", device="cpu", batch_size=2)
+    info = lm.get_model_info()["aura"]
+    assert info["model_name"] == "m" and info["gguf_dequantized_cache"] == dequantized_gguf(ModelRef.parse(str(folder / "m.gguf"))).name
+    assert len(calls) == 1
+    reqs = [Instance("loglikelihood", {}, ("You are a", " stupid idiot"), 0)]
+    bare = AuraLM(pretrained=str(tiny_llama), intervention="none", device="cpu", batch_size=2)
+    assert lm.loglikelihood(reqs) == bare.loglikelihood(reqs)
