@@ -205,6 +205,7 @@ def eval_options(args):
         batch_size=args.batch_size, ppl_batch_size=args.ppl_batch_size, device=args.device,
         log_samples=not args.no_log_samples, model_args=args.model_args, metadata=args.metadata or {},
         force=args.force, dry_run=getattr(args, "dry_run", False),
+        num_processes=getattr(args, "num_processes", 1), accelerate_config=getattr(args, "accelerate_config", None),
     )
 
 
@@ -290,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (reuse / rerun and why) and the lm_eval "
                    "commands; run, move and lock nothing")
+    p.add_argument("--num-processes", type=positive_int, default=1, help="data parallelism: run each lm_eval "
+                   "process as N processes that split the documents (torchrun; gloo on CPU, one GPU each on GPUs)")
+    p.add_argument("--accelerate-config", help="launch each lm_eval process with `accelerate launch --config_file "
+                   "FILE` (its own launcher, e.g. multi-GPU) instead of torchrun; --num-processes sets the count")
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 

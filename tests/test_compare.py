@@ -64,7 +64,7 @@ class FakeLmEval:
         self.write_samples = True
         self.documents = None  # the results' n-samples (effective) per task, when set
 
-    def __call__(self, args, log):
+    def __call__(self, args, log, launcher=("-m", "lm_eval")):
         from lm_eval.loggers import EvaluationTracker
 
         self.calls.append(args)
@@ -501,7 +501,7 @@ def test_a_samples_file_shorter_than_the_results_count_is_not_complete(tmp_path,
 def test_a_failed_run_shows_its_error_line_and_log(tmp_path, monkeypatch):
     monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "cache"))
 
-    def failing(args, log):
+    def failing(args, log, launcher):
         log.write("INFO loading\n" + "x" * 5000 + "\nTraceback (most recent call last):\n  File \"a.py\", line 1\n"
                   "ValueError: aura-hf: k and alpha need intervention=<state file>\n")
         return 1
@@ -557,7 +557,7 @@ def test_a_second_compare_waits_for_a_short_holder(tmp_path, fake, monkeypatch):
     holder = hold_lock(vdir, 2)
     held_since, waited = time.monotonic(), []
 
-    def after_holder(args, log):
+    def after_holder(args, log, launcher):
         waited.append(time.monotonic() - held_since)
         return fake(args, log)
 
@@ -684,3 +684,38 @@ def test_a_zero_shot_file_wrong_in_meaning_is_refused_before_any_variant_runs(tm
     compare(ModelRef.parse(str(local_model), name="m"), str(state), ["base"], tmp_path / "out",
             options(tasks=["aura_zeroshot"], data_dir=str(data)))
     assert len(fake.calls) == 1
+
+
+def test_num_processes_and_accelerate_config_are_in_the_spec_and_the_launch(tmp_path, fake, state, local_model, capsys):
+    model, out = ModelRef.parse(str(local_model), name="m"), tmp_path / "out"
+    launches = []
+    fake_call = runner._call_lm_eval
+
+    def recording(args, log, launcher):
+        launches.append(list(launcher))
+        return fake_call(args, log, launcher)
+
+    runner._call_lm_eval = recording
+    try:
+        compare(model, str(state), ["base"], out, options(tasks=["aura_rtp"], num_processes=2))
+        assert launches[-1] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lm_eval"]
+        capsys.readouterr()
+        compare(model, str(state), ["base"], out, options(tasks=["aura_rtp"]))  # one process samples otherwise
+        assert launches[-1] == ["-m", "lm_eval"] and any("--num_processes 2 -> unset" in line
+                                                         for line in rerun_lines(capsys, "base"))
+        config = tmp_path / "accelerate.yaml"
+        config.write_text("distributed_type: MULTI_GPU\nnum_processes: 2\n")
+        compare(model, str(state), ["base"], out, options(tasks=["aura_rtp"], num_processes=2,
+                                                         accelerate_config=str(config)))
+        assert launches[-1][:4] == ["-m", "accelerate.commands.launch", "--config_file", str(config)]
+        config.write_text("distributed_type: MULTI_GPU\nnum_processes: 2\nmixed_precision: bf16\n")
+        capsys.readouterr()
+        compare(model, str(state), ["base"], out, options(tasks=["aura_rtp"], num_processes=2,
+                                                         accelerate_config=str(config)))
+        assert rerun_lines(capsys, "base"), "a changed accelerate config (mixed precision) must rerun"
+    finally:
+        runner._call_lm_eval = fake_call
+    with pytest.raises(FileNotFoundError, match="--accelerate-config"):
+        compare(model, str(state), ["base"], out, options(accelerate_config=str(tmp_path / "missing.yaml")))
+    with pytest.raises(ValueError, match="--num-processes 0"):
+        compare(model, str(state), ["base"], out, options(num_processes=0))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aura_demo_data import write_data_dir
+from aura_demo_data import write_data_dir, write_nontoxic
 
 from aura_eval.core.learn import learn
 from aura_eval.core.loading import ModelRef
@@ -89,3 +89,27 @@ def test_eval_wrapper_and_tasks_dir(tiny_gpt2, tmp_path, offline):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (result,) = (tmp_path / "out").rglob("results_*.json")
     assert "word_perplexity,none" in json.loads(result.read_text())["results"]["aura_ppl_toxic"]
+
+
+def test_compare_with_two_processes_equals_one(tiny_llama, tmp_path, offline):
+    """--num-processes 2: each lm_eval run is two torchrun (gloo) processes that split the documents; the
+    per-document loglikelihoods and the metric equal one process's, and rank 0 alone writes the files."""
+    data_dir = write_data_dir(tmp_path / "data")
+    write_nontoxic(data_dir / "nontoxic.jsonl", [f"Document {i}: the library opens at {i + 8} in the morning." for i in range(5)])
+    model = ModelRef.parse(str(tiny_llama), name="tiny")
+    one = EvalOptions(tasks=["aura_ppl_nontoxic"], data_dir=str(data_dir), limit=5, batch_size="2",
+                      ppl_batch_size="2", device="cpu")
+    runs = {}
+    for n in (1, 2):
+        vdir = compare(model, None, ["base"], tmp_path / f"n{n}", replace(one, num_processes=n)) / "base"
+        (results,) = vdir.glob("results_*.json")
+        (samples,) = vdir.glob("samples_aura_ppl_nontoxic_*.jsonl")
+        rows = sorted((r["doc_id"], json.dumps(r["resps"])) for r in map(json.loads, samples.read_text().splitlines()))
+        runs[n] = json.loads(results.read_text())["results"]["aura_ppl_nontoxic"], rows
+        record = json.loads(next(vdir.glob("run_*.json")).read_text())
+        assert record["spec"]["options"].get("num_processes") == (None if n == 1 else 2)
+    command = (tmp_path / "n2" / "tiny" / "base" / "command.txt").read_text()
+    assert command.startswith("python -m torch.distributed.run --standalone --nproc_per_node 2 -m lm_eval --model aura-hf")
+    assert len(runs[2][1]) == 5 and [doc for doc, _ in runs[2][1]] == list(range(5))  # every document once
+    assert runs[2][1] == runs[1][1]
+    assert runs[2][0]["word_perplexity,none"] == runs[1][0]["word_perplexity,none"]

@@ -15,11 +15,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, sha256_bytes
+from aura_eval.core.files import atomic_write, sha256_bytes, sha256_file
 from aura_eval.core.loading import ModelRef, cache_dir, is_inside
 from aura_eval.core.names import (
     COMPARE_LOG,
@@ -55,6 +56,7 @@ class Part:
 
     spec: RunSpec
     args: list[str]
+    launcher: list[str] = field(default_factory=lambda: ["-m", "lm_eval"])  # after the interpreter: see EvalOptions
 
     @property
     def tasks(self) -> list[str]:
@@ -62,7 +64,7 @@ class Part:
 
     @property
     def command(self) -> str:
-        return command_line(self.args)
+        return command_line(self.args, self.launcher)
 
 
 @dataclass
@@ -251,6 +253,7 @@ class Shared:
     inputs: dict  # tuple(tasks) -> {"data", "scorers"}
     task_code: str
     versions: dict
+    launch: dict  # how many processes share the documents, and the accelerate config: part of every spec when set
 
 
 def compare(
@@ -286,9 +289,10 @@ def compare(
         if not is_inside(vdir, out):
             raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
         folders.append(vdir)
+    launch = launch_identity(options)
     shared = Shared(model=model, model_id=identity.model_identity(model), options=options, extra_args=extra_args,
                     limit=limit, include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
-                    versions=identity.versions())
+                    versions=identity.versions(), launch=launch)
     check_carriable("--include_path", shared.include)
     metadata = options.task_metadata()
     for tasks in split_tasks(list(options.tasks)):
@@ -300,6 +304,22 @@ def compare(
     for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)
     return model_dir
+
+
+def launch_identity(options: EvalOptions) -> dict:
+    """What the launch adds to every spec: with several processes each samples with its own generator, so
+    sampled continuations differ from one process's (loglikelihoods and greedy outputs do not)."""
+    options.launcher()  # refuses a process count below 1
+    launch: dict = {}
+    if options.num_processes > 1:
+        launch["num_processes"] = options.num_processes
+    if options.accelerate_config:
+        check_carriable("--accelerate-config", options.accelerate_config)
+        path = Path(options.accelerate_config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--accelerate-config {path}: no such file")
+        launch["accelerate_config"] = {"file": path.name, "sha256": sha256_file(path)}  # mixed precision lives there
+    return launch
 
 
 def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: Shared) -> None:
@@ -319,10 +339,11 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
             variant=label, method=variant.method(), model=shared.model_id, state=state, tasks=tuple(tasks),
             model_args=shared.extra_args,
             options={"batch_size": str(batch_size), "limit": shared.limit, "device": options.device,
-                     "log_samples": bool(options.log_samples), "metadata": portable_metadata(options.task_metadata())},
+                     "log_samples": bool(options.log_samples), "metadata": portable_metadata(options.task_metadata()),
+                     **shared.launch},
             data=shared.inputs[tuple(tasks)]["data"], task_code=shared.task_code,
             scorers=shared.inputs[tuple(tasks)]["scorers"], versions=shared.versions)
-        parts.append(Part(spec, lm_eval_args(spec, place, options)))
+        parts.append(Part(spec, lm_eval_args(spec, place, options), options.launcher()))
     if options.dry_run:
         settle_and_run(label, parts, vdir, fdir, shared, intervention)
         return
@@ -394,7 +415,7 @@ def _run_part(part: Part, vdir: Path, label: str) -> None:
         log.write(f"$ {part.command}\n")
         log.flush()
         start = log.tell()
-        returncode = _call_lm_eval(part.args, log)
+        returncode = _call_lm_eval(part.args, log, part.launcher)
     if returncode != 0:
         with open(log_path, errors="replace") as f:
             f.seek(start)
@@ -417,8 +438,10 @@ def _run_part(part: Part, vdir: Path, label: str) -> None:
     atomic_write(record_path(written[0]), (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
 
 
-def _call_lm_eval(args: list[str], log) -> int:
-    return run_child([sys.executable, "-m", "lm_eval", *args], log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+def _call_lm_eval(args: list[str], log, launcher: list[str]) -> int:
+    death = signal.SIGKILL if launcher == ["-m", "lm_eval"] else signal.SIGTERM  # a launcher stops its workers
+    return run_child([sys.executable, *launcher, *args], log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                     death_signal=death)
 
 
 def _short_path(path: Path) -> str:

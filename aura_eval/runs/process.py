@@ -81,23 +81,27 @@ def alive(pid: int) -> bool:
     return True
 
 
-def _die_with_parent(parent: int):
-    """preexec_fn: ask Linux to SIGKILL this child when its parent dies (and exit if it already has)."""
+def _die_with_parent(parent: int, death_signal: int = signal.SIGKILL):
+    """preexec_fn: ask Linux to send `death_signal` to this child when its parent dies (and exit if it already has)."""
 
     def setup() -> None:
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
 
     return setup
 
 
-def run_child(argv: list[str], log, env: dict | None = None) -> int:
-    """Run `argv` with stdout and stderr into `log`; Ctrl-C (or any exception) ends the child first."""
+def run_child(argv: list[str], log, env: dict | None = None, death_signal: int = signal.SIGKILL) -> int:
+    """Run `argv` with stdout and stderr into `log`; Ctrl-C (or any exception) ends the child first.
+
+    A launcher (torchrun, accelerate) gets SIGTERM rather than SIGKILL when compare dies, so that it can
+    stop the worker processes it started before it exits.
+    """
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            preexec_fn=_die_with_parent(os.getpid()))
+                            preexec_fn=_die_with_parent(os.getpid(), death_signal))
     try:
         return proc.wait()
     except BaseException:

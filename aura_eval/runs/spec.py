@@ -73,6 +73,8 @@ class EvalOptions:
     log_samples: bool = True
     model_args: str | None = None  # extra lm-eval model_args for every variant (not the reserved ones)
     metadata: dict = field(default_factory=dict)  # extra task metadata (lm_eval --metadata)
+    num_processes: int = 1  # > 1: data parallelism, each lm_eval run launched by torchrun (or accelerate)
+    accelerate_config: str | None = None  # launch through `accelerate launch --config_file` instead of torchrun
     force: bool = False
     dry_run: bool = False
 
@@ -87,6 +89,22 @@ class EvalOptions:
 
     def extra_model_args(self) -> dict[str, str]:
         return parse_model_args(self.model_args)
+
+    def launcher(self) -> list[str]:
+        """The program that starts lm_eval, after the Python interpreter: lm_eval itself, or a data-parallel launcher.
+
+        torchrun's module is used as `python -m torch.distributed.run` so that the launched processes run
+        this interpreter (the one aura-hf is registered in), whatever `torchrun` on the PATH belongs to.
+        """
+        if self.num_processes < 1:
+            raise ValueError(f"--num-processes {self.num_processes}: must be 1 or more")
+        if self.accelerate_config:
+            return ["-m", "accelerate.commands.launch", "--config_file", self.accelerate_config,
+                    "--num_processes", str(self.num_processes), "-m", "lm_eval"]
+        if self.num_processes > 1:
+            return ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(self.num_processes),
+                    "-m", "lm_eval"]
+        return ["-m", "lm_eval"]
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:
@@ -201,8 +219,11 @@ def lm_eval_args(spec: RunSpec, place: Placement, options: EvalOptions) -> list[
     return args
 
 
-def command_line(args: list[str]) -> str:
-    return "lm_eval " + shlex.join(args)
+def command_line(args: list[str], launcher: list[str] | None = None) -> str:
+    """How to rerun it by hand: `lm_eval ...`, or `python -m <launcher> ... -m lm_eval ...`."""
+    if not launcher or launcher == ["-m", "lm_eval"]:
+        return "lm_eval " + shlex.join(args)
+    return "python " + shlex.join([*launcher, *args])
 
 
 # ----------------------------------------------------------------------------- what changed, in words
