@@ -74,6 +74,19 @@ def build_tiny(path: Path, arch: str, seed: int = 0) -> Path:
     return path
 
 
+def write_task_dir(folder: Path, tasks: dict[str, str], docs: list[str]) -> Path:
+    """lm-eval task YAMLs (`name: body`) over one local docs.jsonl of `{"text": ...}` lines, in `folder`."""
+    import json
+
+    (folder / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
+    for name, body in tasks.items():
+        (folder / f"{name}.yaml").write_text(
+            f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {folder / 'docs.jsonl'}\n"
+            f"test_split: test\n{body}"
+        )
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
     return build_tiny(tmp_path_factory.mktemp("tiny-gpt2"), "gpt2")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_task_dir
 from test_shared_prefill import random_state
 
 DOCS = ["The library opens at nine in the morning on weekdays.", "You are a stupid idiot and everyone hates you.",
@@ -27,14 +28,7 @@ TASKS = {
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dp_tasks")
-    (d / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in DOCS))
-    for name, body in TASKS.items():
-        (d / f"{name}.yaml").write_text(
-            f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {d / 'docs.jsonl'}\n"
-            f"test_split: test\n{body}"
-        )
-    return d
+    return write_task_dir(tmp_path_factory.mktemp("dp_tasks"), TASKS, DOCS)
 
 
 def run_lm_eval(launcher, model_args, task_dir, out):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_task_dir
 
 from aura_eval.core.intervention import Intervention
 
@@ -26,14 +27,7 @@ TASKS = {
 
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tasks")
-    (d / "docs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in DOCS))
-    for name, body in TASKS.items():
-        (d / f"{name}.yaml").write_text(
-            f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {d / 'docs.jsonl'}\n"
-            f"test_split: test\n{body}"
-        )
-    return d
+    return write_task_dir(tmp_path_factory.mktemp("tasks"), TASKS, DOCS)
 
 
 @pytest.fixture(scope="module")
