@@ -56,3 +56,24 @@ def test_aura_hf_loads_the_cached_copy(fake_gguf, tiny_llama):
     reqs = [Instance("loglikelihood", {}, ("You are a", " stupid idiot"), 0)]
     bare = AuraLM(pretrained=str(tiny_llama), intervention="none", device="cpu", batch_size=2)
     assert lm.loglikelihood(reqs) == bare.loglikelihood(reqs)
+
+
+def test_save_plain_writes_a_gguf_loaded_model_as_a_plain_checkpoint(tiny_llama, tmp_path):
+    """transformers marks a model loaded from a GGUF file as GGUF-quantised and refuses save_pretrained on it
+    (export and the folded cache hit this on SmolLM2); save_plain writes the de-quantised weights it holds."""
+    import torch
+    from transformers.quantizers.quantizer_gguf import GgufHfQuantizer
+    from transformers.utils.quantization_config import GgufConfig
+
+    from aura_eval.core.loading import save_plain
+
+    lm, tok = AutoModelForCausalLM.from_pretrained(tiny_llama), AutoTokenizer.from_pretrained(tiny_llama)
+    lm.config.quantization_config = GgufConfig()
+    lm.hf_quantizer = GgufHfQuantizer(lm.config.quantization_config)  # what a gguf_file= load leaves behind
+    with pytest.raises(Exception, match="not serializable|gguf"):
+        lm.save_pretrained(tmp_path / "refused")
+    save_plain(lm, tok, tmp_path / "plain")
+    assert "quantization_config" not in json.loads((tmp_path / "plain" / "config.json").read_text())
+    ids = torch.tensor([[1, 5, 9, 3]])
+    again = AutoModelForCausalLM.from_pretrained(tmp_path / "plain")
+    assert torch.equal(again(ids).logits, lm(ids).logits)

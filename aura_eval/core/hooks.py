@@ -22,7 +22,7 @@ from torch import nn
 from aura_eval.core.config import InterventionConfig
 from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model
+from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model, save_plain
 from aura_eval.core.names import FOLDED_MARKER  # written into every exported checkpoint
 
 
@@ -273,8 +273,7 @@ def export_folded(
     }
 
     def write(folder: Path) -> None:
-        lm.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+        save_plain(lm, tokenizer, folder)
         (folder / FOLDED_MARKER).write_text(json.dumps(marker, indent=2))
 
     replace_folder(out, write)

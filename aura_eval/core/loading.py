@@ -154,6 +154,20 @@ def load_model(
 DEQUANTIZED_MARKER = "aura_gguf_source.json"
 
 
+def save_plain(lm, tokenizer, folder: str | Path) -> None:
+    """`save_pretrained` of a model and its tokenizer; a model loaded from a GGUF file is saved as the plain
+    float checkpoint it is in memory (transformers de-quantised it on load, but still marks it GGUF-quantised,
+    refuses to save it, and would write a config asking to de-quantise again). Other quantisations are left
+    to transformers, which saves them or says why not."""
+    quantizer = getattr(lm, "hf_quantizer", None)
+    if quantizer is not None and str(getattr(getattr(lm.config, "quantization_config", None), "quant_method", "")) in (
+            "gguf", "QuantizationMethod.GGUF"):
+        lm.hf_quantizer = None
+        del lm.config.quantization_config
+    lm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
 def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path:
     """A local folder holding the GGUF model `ref` de-quantised (float32 safetensors, config, tokenizer), made
     once and then reused: transformers de-quantises a GGUF file on every load (about 18 s for SmolLM2-135M
@@ -179,13 +193,7 @@ def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        # the weights are plain float tensors now; transformers still marks the model as GGUF-quantised and
-        # refuses to save it, and the saved config must not ask for GGUF de-quantisation again
-        lm.hf_quantizer = None
-        if hasattr(lm.config, "quantization_config"):
-            del lm.config.quantization_config
-        lm.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
+        save_plain(lm, tokenizer, partial)
         marker = {"gguf_file": str(gguf.resolve()), "sha256": digest, "transformers": transformers.__version__}
         (partial / DEQUANTIZED_MARKER).write_text(json.dumps(marker, indent=1) + "\n")
         try:

@@ -494,9 +494,8 @@ def _remove_dead_partials(folded_dir: Path) -> None:
 def _write_folded(model: ModelRef, intervention: str, target: Path) -> None:
     from aura_eval.core.hooks import fold
     from aura_eval.core.intervention import Intervention
-    from aura_eval.core.loading import load_model
+    from aura_eval.core.loading import load_model, save_plain
 
     lm, tokenizer = load_model(model, device="cpu", revision=model.revision)
     fold(lm, Intervention.load(intervention, model=lm))
-    lm.save_pretrained(target)
-    tokenizer.save_pretrained(target)
+    save_plain(lm, tokenizer, target)
