@@ -131,10 +131,37 @@ def test_variant_is_paired_with_base_on_every_task():
     assert "rtp_tox_diff" not in columns["base"] and "rtp_tox_ci_low" in columns["base"]
 
 
-def test_other_documents_are_refused_and_said_why():
-    columns = paired.model_statistics(merged_rows(FIXTURES, "tiny-other"), FAST)
+def test_a_subset_of_the_base_documents_is_paired_on_that_subset(tmp_path):
+    """aura ran 2 of base's 6 prompts (a smaller --limit of the same order): the differences and "x less toxic"
+    are over those 2, against a slow reference read straight from the samples files by doc_id."""
+    rows = merged_rows(FIXTURES, "tiny-other")
+    columns = paired.model_statistics(rows, FAST)["aura"]
+    assert columns["paired_notes"].startswith("aura_rtp: paired with base on the 2 of its 6 documents this row ran")
+    by_id = {}
+    for variant in ("base", "aura"):
+        path = paired.samples_path(rows[variant]["aura_rtp"], "aura_rtp")
+        by_id[variant] = {json.loads(line)["doc_id"]: float(json.loads(line)["toxicity_prob"])
+                          for line in path.read_text().splitlines()}
+    ran = sorted(by_id["aura"])
+    assert len(ran) == 2 and set(ran) < set(by_id["base"])
+    base_mean = sum(by_id["base"][i] for i in ran) / 2
+    aura_mean = sum(by_id["aura"][i] for i in ran) / 2
+    assert columns["rtp_tox_diff_n"] == 2
+    assert columns["rtp_tox_diff"] == pytest.approx(aura_mean - base_mean, abs=1e-15)
+    assert columns["tox_reduction_paired"] == pytest.approx(float(stats.toxicity_ratio(base_mean, aura_mean)))
+    frame = report.build_report(FIXTURES, tmp_path, formats=(), settings=FAST).set_index(["model", "variant"])
+    shown = frame.loc[("tiny-other", "aura")]
+    assert shown["tox_reduction"] == columns["tox_reduction_paired"]  # not base's 6 prompts against aura's 2
+    assert shown["rtp_tox"] == pytest.approx(aura_mean)
+
+
+def test_other_documents_are_refused_and_said_why(tmp_path):
+    root = copy_fixture(tmp_path, "tiny-other")
+    edit_samples(root / "tiny-other" / "aura", "aura_rtp", lambda samples: samples[0].update({"doc_id": 99}))
+    columns = paired.model_statistics(merged_rows(root, "tiny-other"), FAST)
     note = columns["aura"]["paired_notes"]
-    assert note.startswith("aura_rtp: not paired, base and aura were evaluated on different documents (6 vs 2;")
+    assert note.startswith("aura_rtp: not paired, base and aura were evaluated on different documents (6 vs 2; "
+                           "5 only in base, 1 only in aura)")
     assert "other --limit, seed or data" in note
     assert "rtp_tox_diff" not in columns["aura"] and columns["aura"]["toxicity_verdict"] == ""
 
@@ -200,9 +227,14 @@ def test_no_samples_anywhere_still_renders_and_says_so(tmp_path):
         assert paired.SAMPLES_HINT in (tmp_path / "out" / name).read_text()
 
 
-def test_refusal_is_in_the_leaderboard_files_not_only_a_log(tmp_path):
-    report.build_report(FIXTURES, tmp_path, formats=("md", "html", "csv"), settings=FAST)
-    said = "base and aura were evaluated on different documents (6 vs 2"
+@pytest.mark.parametrize("edit, said", [
+    (lambda samples: samples[0].update({"doc_id": 99}), "base and aura were evaluated on different documents (6 vs 2"),
+    (lambda samples: None, "paired with base on the 2 of its 6 documents this row ran"),
+])
+def test_refusal_is_in_the_leaderboard_files_not_only_a_log(tmp_path, edit, said):
+    root = copy_fixture(tmp_path / "in", "tiny-other")
+    edit_samples(root / "tiny-other" / "aura", "aura_rtp", edit)
+    report.build_report(root, tmp_path, formats=("md", "html", "csv"), settings=FAST)
     for name in ("leaderboard.md", "leaderboard.html", "leaderboard.csv"):
         assert said in (tmp_path / name).read_text(), name
 
@@ -301,17 +333,19 @@ def test_samples_of_a_results_file_without_a_document_count_are_not_used(tmp_pat
 # ----------------------------------------------------------------------------- synthetic runs, known answers
 
 
-def write_run(root: Path, variant: str, tasks: dict[str, dict[str, list]], date: str, model: str = "m") -> None:
-    """A results file and its samples files as lm-eval writes them; `tasks` maps task -> metric -> per-doc values."""
+def write_run(root: Path, variant: str, tasks: dict[str, dict[str, list]], date: str, model: str = "m",
+              first_id: int = 0) -> None:
+    """A results file and its samples files as lm-eval writes them; `tasks` maps task -> metric -> per-doc values
+    of the documents first_id, first_id + 1, ..."""
     folder = root / model / variant
     folder.mkdir(parents=True, exist_ok=True)
     results, configs = {}, {}
     for task, metrics in tasks.items():
         n = len(next(iter(metrics.values())))
         lines = []
-        for doc_id in range(n):
+        for doc_id in range(first_id, first_id + n):
             digest = hashlib.sha256(f"{task}/{doc_id}".encode()).hexdigest()
-            values = {metric: per_doc[doc_id] for metric, per_doc in metrics.items()}
+            values = {metric: per_doc[doc_id - first_id] for metric, per_doc in metrics.items()}
             lines.append({"doc_id": doc_id, "doc": {"i": doc_id}, "target": "0", "arguments": "", "resps": "",
                           "filtered_resps": "", "filter": "none", "metrics": list(metrics), "doc_hash": digest,
                           "prompt_hash": digest[::-1], "target_hash": "x", **values})
@@ -346,7 +380,7 @@ def flipped(values: list[float], down: float, up: float, rng) -> list[float]:
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """base; `clean` (much less toxic, abilities kept); `broken` (abilities lost); `small` (too few documents to
-    tell); `worse` (more toxic)."""
+    tell); `worse` (more toxic); `elsewhere` (40 documents, 30 of them not base's)."""
     rng = np.random.default_rng(11)
     root = tmp_path_factory.mktemp("synthetic")
     n_prompts, n_docs = 800, 3000
@@ -379,6 +413,7 @@ def synthetic(tmp_path_factory):
     write_run(root, "small", {"piqa": {"acc": small_piqa}}, "2024-01-04T00-00-00.0")
     write_run(root, "small", {"piqa": {"acc": small_piqa}}, "2024-01-04T00-00-00.0", model="m-small")
     write_run(root, "base", {"piqa": {"acc": base_piqa[:40]}}, "2024-01-01T00-00-00.0", model="m-small")
+    write_run(root, "elsewhere", {"piqa": {"acc": small_piqa}}, "2024-01-08T00-00-00.0", first_id=2990)
     write_run(root, "partial", {"piqa": {"acc": flipped(base_piqa, 0.01, 0.01, rng)}}, "2024-01-06T00-00-00.0")
     write_run(root, "worse", {"aura_rtp": rtp(flipped(base_tox, 0.0, 0.5, rng))}, "2024-01-05T00-00-00.0")
     write_run(root, "close", {"piqa": {"acc": flipped(base_piqa, 0.031, 0.02, rng)},  # about as many lost as gained
@@ -445,10 +480,24 @@ def test_tasks_one_row_lacks_are_left_out_of_the_average_and_named(synthetic):
 
 def test_a_zero_shot_task_on_other_documents_is_refused(synthetic):
     rows = merged_rows(synthetic, "m")
-    columns = paired.model_statistics({"base": rows["base"], "small": rows["small"]}, FAST)["small"]
+    columns = paired.model_statistics({"base": rows["base"], "elsewhere": rows["elsewhere"]}, FAST)["elsewhere"]
     assert "zeroshot_avg_diff" not in columns and columns["abilities_verdict"] == ""
-    assert columns["paired_notes"].startswith(
-        "piqa: not paired, base and small were evaluated on different documents (3000 vs 40; 2960 only in base")
+    assert columns["paired_notes"].startswith("piqa: not paired, base and elsewhere were evaluated on different "
+                                              "documents (3000 vs 40; 2990 only in base, 30 only in elsewhere)")
+
+
+def test_a_zero_shot_subset_is_paired_against_a_slow_reference(synthetic):
+    """small ran base's first 40 piqa documents: its difference and McNemar p are base's on those 40."""
+    rows = merged_rows(synthetic, "m")
+    columns = paired.model_statistics({"base": rows["base"], "small": rows["small"]}, FAST)["small"]
+    base, small = (samples_values(rows, variant, "piqa", "acc") for variant in ("base", "small"))
+    assert columns["piqa_diff"] == pytest.approx(small.mean() - base[:40].mean(), abs=1e-15)
+    only_base = int(((base[:40] == 1) & (small == 0)).sum())
+    only_small = int(((base[:40] == 0) & (small == 1)).sum())
+    assert (only_base, only_small) == (5, 5)
+    assert columns["piqa_mcnemar_p"] == pytest.approx(binomtest(only_base, only_base + only_small, 0.5).pvalue)
+    assert columns["abilities_verdict"] == stats.INCONCLUSIVE
+    assert columns["paired_notes"].startswith("piqa: paired with base on the 40 of its 3000 documents this row ran")
 
 
 # ----------------------------------------------------------------------------- --pair ROW:REFERENCE
@@ -499,9 +548,9 @@ def test_rows_of_two_models_pair_when_they_ran_the_same_documents(synthetic, tmp
     """A detoxified checkpoint against its original: two model names, two base rows."""
     frame = report.build_report(synthetic, tmp_path, formats=(), settings=FAST,
                                 pairs=("m-small/base:m/base", "m-small/small:m-small/base"))
-    refused, same = frame.attrs["pairs"].to_dict("records")
-    assert refused["paired_notes"].startswith("piqa: not paired, m/base and m-small/base were evaluated on "
-                                              "different documents (3000 vs 40;")
+    subset, same = frame.attrs["pairs"].to_dict("records")
+    assert subset["paired_notes"].startswith("piqa: paired with m/base on the 40 of its 3000 documents")
+    assert subset["piqa_diff"] == 0.0  # m-small/base logged m/base's first 40 answers
     small = frame[frame["row"] == "m-small/small"].iloc[0]
     assert same["piqa_diff_ci_low"] == small["piqa_diff_ci_low"] and same["abilities_verdict"] == stats.INCONCLUSIVE
 

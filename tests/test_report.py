@@ -274,7 +274,7 @@ def test_markdown_has_the_paired_intervals_and_verdicts(board):
     assert "Δ PIQA [95% CI] (p)" in text and "Δ Mean toxicity [95% CI]" in text
     assert "**Abilities verdict**: kept: the Δ 0-shot paired interval lies above -0.01" in text
     other = next(line for line in text.splitlines() if line.startswith("| tiny-other | aura |"))
-    assert "aura_rtp: not paired, base and aura were evaluated on different documents (6 vs 2" in other
+    assert "aura_rtp: paired with base on the 2 of its 6 documents this row ran" in other
 
 
 def test_html_is_one_page_with_a_sortable_table(board):

@@ -124,7 +124,8 @@ COMPARISONS = (
 LEGEND = (
     ("Tox. prob", "toxicity probability of continuations of RealToxicityPrompts prompts (aura_rtp), lower is better"),
     ("EMT", "expected maximum toxicity over the generations of a prompt (aura_rtp), lower is better"),
-    ("x less toxic", "base Tox. prob / variant Tox. prob, same model; empty without a base row"),
+    ("x less toxic", "base Tox. prob / variant Tox. prob, same model, over the prompts both ran (see Paired "
+                     "statistics); empty without a base row"),
     ("PPL non-toxic / toxic", "word perplexity on non-toxic (aura_ppl_nontoxic) and toxic (aura_ppl_toxic) text"),
     ("Δ PPL", "variant PPL non-toxic - base PPL non-toxic, same model"),
     ("0-shot avg", "accuracy of the aura_zeroshot group; Δ 0-shot is variant - base"),
@@ -162,7 +163,9 @@ def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
                               f"-{settings.margin:g}; inconclusive otherwise"),
         ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; samples "
                               "that do not back their results file (document count, or a metric aggregated back) "
-                              "are not used; rows evaluated on other documents than their base are not paired"),
+                              "are not used; a row that ran a subset of its base's documents (a smaller --limit of the same "
+                              "seeded order) is paired with base on that subset, said in its note; rows evaluated "
+                              "on other documents than their base are not paired"),
         ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
     )
 
@@ -242,6 +245,11 @@ def add_comparisons(frame: pd.DataFrame) -> pd.DataFrame:
             compare_with_base(frame, experiment, model, value, source, kind)
             for experiment, model, value in zip(frame["experiment"], frame["model"], frame[source])
         ]
+    # "x less toxic" over the prompts both rows ran: a row that ran a subset of the base's is not set against
+    # the base's value over all of them (identical to the plain ratio when both ran the same prompts)
+    paired = frame.get("tox_reduction_paired")
+    if paired is not None:
+        frame["tox_reduction"] = paired.where(paired.notna(), frame["tox_reduction"])
     return frame
 
 

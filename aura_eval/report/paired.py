@@ -4,9 +4,10 @@ lm-eval's per-sample logs.
 With `--log_samples`, lm-eval writes `samples_<task>_<date>.jsonl` next to `results_<date>.json`:
 one line per document with `doc_id`, `doc_hash`, `prompt_hash` and the task's per-document metric
 values. A samples file is used only when it backs its results file (check_against_results: document
-count, metric aggregated back). Two rows are paired on a task only when both logged exactly the same
-documents (same ids, same document and prompt hashes, any line order); otherwise the task is refused, and
-why is said in the row's note.
+count, metric aggregated back). Two rows are paired on a task over the documents both logged (same ids,
+same document and prompt hashes, any line order): all of them, or, when a row ran a subset of the base
+row's documents (a smaller --limit of the same seeded order), that subset, said in the row's note. Rows
+whose documents differ otherwise are refused, and why is said in the row's note.
 
 Per task kind:
 - toxicity (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
@@ -97,7 +98,7 @@ def numeric_columns() -> list[str]:
     columns = []
     for spec in MEAN_SPECS:
         columns += [f"{spec.column}_ci_low", f"{spec.column}_ci_high"] + estimate_columns(f"{spec.column}_diff")
-    columns += [f"{TOXICITY_RATIO[1]}_ci_low", f"{TOXICITY_RATIO[1]}_ci_high"]
+    columns += [f"{TOXICITY_RATIO[1]}_paired", f"{TOXICITY_RATIO[1]}_ci_low", f"{TOXICITY_RATIO[1]}_ci_high"]
     for column, _task in PPL_SPECS:
         columns += [f"{column}_ci_low", f"{column}_ci_high"] + estimate_columns(f"{column}_ratio")
     for task in ZEROSHOT_TASKS:
@@ -128,6 +129,12 @@ class TaskSamples:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def restricted(self, keys: tuple[tuple[int, str, str], ...]) -> TaskSamples:
+        """The same samples on `keys` only (each one of ours), in that order."""
+        index = {key: i for i, key in enumerate(self.keys)}
+        rows = np.array([index[key] for key in keys], dtype=np.int64)
+        return TaskSamples(self.task, self.path, tuple(keys), {m: v[rows] for m, v in self.values.items()})
 
 
 class SamplesError(ValueError):
@@ -388,17 +395,23 @@ def task_statistics(task: str, kind: str, loaded: dict[str, TaskSamples], rows, 
             refusals[name] = pairing_refusal(task, base, samples, name, rows, base_name)
             if refusals[name]:
                 result[name].notes.append(refusals[name])
+            elif is_subset(samples, base):
+                result[name].notes.append(subset_note(task, base, samples, base_name))
     for group in document_groups(loaded, base_name):
-        columns, slices = stacked_columns(kind, [loaded[name] for name in group])
+        members = {name: loaded[name] for name in group}
+        if base_name not in group and base is not None and is_subset(members[group[0]], base):
+            members[base_name] = base.restricted(members[group[0]].keys)  # paired on the documents it ran
+        names = list(members)
+        columns, slices = stacked_columns(kind, [members[name] for name in names])
         sums = stats.resample_sums(columns, settings.resamples, stats.task_rng(settings.seed, task))
-        by_name = {name: sums[:, part] for name, part in zip(group, slices)}
+        by_name = {name: sums[:, part] for name, part in zip(names, slices)}
         for name in group:
             own_intervals(task, kind, loaded[name], by_name[name], result[name], settings)
-        if base_name in group:
+        if base_name in members:
             for name in group:
                 if name != base_name and not refusals[name]:
-                    paired_estimates(task, kind, base, loaded[name], by_name[base_name], by_name[name], result[name],
-                                     settings)
+                    paired_estimates(task, kind, members[base_name], loaded[name], by_name[base_name],
+                                     by_name[name], result[name], settings)
 
 
 def document_groups(loaded: dict[str, TaskSamples], base: str = BASE_VARIANT) -> list[list[str]]:
@@ -412,7 +425,7 @@ def document_groups(loaded: dict[str, TaskSamples], base: str = BASE_VARIANT) ->
 def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, name: str, rows,
                     base_name: str = BASE_VARIANT) -> str | None:
     """Why row `name` cannot be paired with the base row on `task`, or None when it can."""
-    if base.keys != other.keys:
+    if base.keys != other.keys and not is_subset(other, base):
         return f"{task}: not paired, {document_difference(base, other, name, base_name)}"
     results = [rows[row].get(task) for row in (base_name, name)]
     full = [scorer_of(result, sha256_digits=64) for result in results]  # the scorer's name and checkpoint
@@ -421,6 +434,16 @@ def pairing_refusal(task: str, base: TaskSamples, other: TaskSamples, name: str,
         shown = full if shown[0] == shown[1] else shown
         return f"{task}: not paired, toxicity scored by {shown[0]} ({base_name}) and {shown[1]} ({name})"
     return None
+
+
+def is_subset(other: TaskSamples, base: TaskSamples) -> bool:
+    """Did `other` run some of the base row's documents, each with the same document and prompt?"""
+    return len(other) < len(base) and set(other.keys) <= set(base.keys)
+
+
+def subset_note(task: str, base: TaskSamples, other: TaskSamples, base_name: str = BASE_VARIANT) -> str:
+    return (f"{task}: paired with {base_name} on the {len(other)} of its {len(base)} documents this row ran "
+            f"(the differences and ratios are over those; {base_name}'s own value is over all {len(base)})")
 
 
 def document_difference(base: TaskSamples, other: TaskSamples, name: str, base_name: str = BASE_VARIANT) -> str:
@@ -492,6 +515,7 @@ def paired_estimates(task: str, kind: str, base: TaskSamples, variant: TaskSampl
             row.put(f"{spec.column}_diff", stats.paired_mean_difference(b, v, sums, level))
             if spec.column == TOXICITY_RATIO[0]:
                 ratio = stats.paired_ratio(b, v, sums, level)
+                row.columns[f"{TOXICITY_RATIO[1]}_paired"] = ratio.value  # over the paired prompts
                 row.columns[f"{TOXICITY_RATIO[1]}_ci_low"] = ratio.low
                 row.columns[f"{TOXICITY_RATIO[1]}_ci_high"] = ratio.high
     elif kind == "ppl":
