@@ -179,11 +179,12 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=lm_eval_limit, help="lm-eval --limit: a whole number of documents per task, or a "
                    "fraction in (0, 1) of them")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
-    p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="lm-eval --batch_size of the perplexity tasks, run as a second "
-                   "lm_eval process (default 4: full-length windows x vocabulary logits take memory)")
+    p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="batch size of the perplexity windows (default 4: full-length windows x "
+                   "vocabulary logits take memory): aura-hf's rolling_batch_size in the variant's one lm_eval process, or "
+                   "--batch_size when only perplexity tasks run (and in aura-folded's second process)")
     p.add_argument("--device", help="lm-eval --device (compare default: lm-eval's; demo default: cpu, for learning too)")
     p.add_argument("--model-args", help="extra lm-eval model_args, e.g. max_length=1024,dtype=bfloat16 (not pretrained, "
-                   "gguf_file, revision, intervention, method, k or alpha: --model, --variants and the rest set those)")
+                   "gguf_file, revision, intervention, method, k, alpha or rolling_batch_size: --model, --variants and the rest set those)")
     p.add_argument("--metadata", type=json_object, help="extra task metadata as JSON, e.g. "
                    "'{\"toxic_file\": \"/data/tweets.csv\"}' (passed to lm_eval --metadata)")
     p.add_argument("--no-log-samples", action="store_true", help="do not save lm-eval's per-sample logs (the "
@@ -277,9 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lm_eval_args", nargs=argparse.REMAINDER, help="arguments for lm_eval")
 
     p = sub.add_parser("compare", help="evaluate base / aura / damp / det_zero / folded variants with lm_eval, resumable",
-                       description="One lm_eval run per variant into OUT/<model>/<variant>/ (results JSON + command.txt). "
+                       description="One lm_eval process per variant, every task in it, into OUT/<model>/<variant>/ (results JSON + command.txt). "
                        "Variants: base, aura, aura-folded, damp-k<K>[-a<ALPHA>], det_zero-k<K>. A finished run is reused "
-                       "only when its run spec (model and data by content, variant, tasks, options, scorer, versions) "
+                       "for its tasks only when its run spec (model and data by content, variant, tasks, options, scorer, versions) "
                        "is unchanged; one compare at a time per variant folder.")
     p.add_argument("--model", required=True, help="Hub id, local folder, or path to a .gguf file")
     p.add_argument("--gguf-file", help="GGUF file name inside --model")

@@ -160,13 +160,14 @@ def test_results_and_samples_land_in_the_variant_folder_and_records_name_no_mach
     assert [path for path in vdir.iterdir() if path.is_dir()] == []  # no subfolder named after pretrained=
     names = sorted(path.name for path in vdir.iterdir())
     dates = sorted(name.removeprefix("results_").removesuffix(".json") for name in names if name.startswith("results_"))
-    assert len(dates) == 2
+    assert len(dates) == 1  # one lm_eval process for every task of the variant
     assert names == sorted(["command.txt", "lm_eval.log", COMPARE_LOCK] + [f"results_{d}.json" for d in dates]
                            + [f"run_{d}.json" for d in dates]
-                           + [f"samples_aura_rtp_{dates[0]}.jsonl", f"samples_aura_ppl_toxic_{dates[1]}.jsonl"])
+                           + [f"samples_aura_rtp_{dates[0]}.jsonl", f"samples_aura_ppl_toxic_{dates[0]}.jsonl"])
     record = json.loads((vdir / f"run_{dates[0]}.json").read_text())
-    assert record["results"] == f"results_{dates[0]}.json" and record["tasks"] == ["aura_rtp"]
-    assert record["samples"] == [f"samples_aura_rtp_{dates[0]}.jsonl"]
+    assert record["results"] == f"results_{dates[0]}.json" and record["tasks"] == ["aura_rtp", "aura_ppl_toxic"]
+    assert record["samples"] == [f"samples_aura_ppl_toxic_{dates[0]}.jsonl", f"samples_aura_rtp_{dates[0]}.jsonl"]
+    assert record["spec"]["options"]["batch_size"] == "64" and record["spec"]["options"]["ppl_batch_size"] == "4"
     spec = record["spec"]
     assert spec["state"] == {"file": "s.safetensors", "sha256": identity.sha256_file(state)}
     assert spec["model"]["name"] == "my model" and len(spec["model"]["sha256"]) == 64
@@ -180,9 +181,9 @@ def test_results_and_samples_land_in_the_variant_folder_and_records_name_no_mach
 
 def test_the_same_spec_is_reused_and_says_so(tmp_path, fake, state):
     compare("m", str(state), ["base", "aura"], tmp_path, options())
-    assert len(fake.calls) == 4
+    assert len(fake.calls) == 2
     compare("m", str(state), ["base", "aura"], tmp_path, options())
-    assert len(fake.calls) == 4  # nothing ran
+    assert len(fake.calls) == 2  # nothing ran
 
 
 def test_reuse_lines(tmp_path, fake, state, capsys):
@@ -190,9 +191,8 @@ def test_reuse_lines(tmp_path, fake, state, capsys):
     capsys.readouterr()
     compare("m", str(state), ["aura"], tmp_path, options())
     out = lines(capsys, "aura")
-    assert out[0].startswith("[compare] aura: reusing aura_rtp (same run spec, results_")
-    assert out[1].startswith("[compare] aura: reusing aura_ppl_toxic (same run spec, results_")
-    assert "done already" in out[2]
+    assert out[0].startswith("[compare] aura: reusing aura_rtp,aura_ppl_toxic (same run spec, results_")
+    assert "done already" in out[1] and len(out) == 2
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_changed_options_rerun_and_set_the_stale_results_aside(tmp_path, fake, s
     capsys.readouterr()
     compare("m", str(state), ["aura"], tmp_path, options(**change))
     out = lines(capsys, "aura")
-    assert f"[compare] aura: rerunning aura_rtp: {reason}" in out
+    assert f"[compare] aura: rerunning aura_rtp,aura_ppl_toxic: {reason}" in out
     assert any(line.startswith(f"[compare] aura: moved {old_rtp.name}") for line in out)
     assert (vdir / "stale" / f"{old_rtp.name}.stale").is_file()
     assert not old_rtp.exists() and not list(vdir.glob(f"samples_*_{old_rtp.stem.removeprefix('results_')}.jsonl"))
@@ -226,7 +226,7 @@ def test_changed_options_rerun_and_set_the_stale_results_aside(tmp_path, fake, s
 # ----------------------------------------------------------------------------- content, not paths, decides reuse
 
 
-def test_a_data_file_changed_in_place_reruns_only_the_part_that_reads_it(tmp_path, fake, state, capsys):
+def test_a_data_file_changed_in_place_reruns_the_process_that_read_it(tmp_path, fake, state, capsys):
     data = write_data_dir(tmp_path / "data")
     opts = options(tasks=["aura_rtp", "aura_ppl_nontoxic"], data_dir=str(data))
     compare("m", None, ["base"], tmp_path / "out", opts)
@@ -235,9 +235,32 @@ def test_a_data_file_changed_in_place_reruns_only_the_part_that_reads_it(tmp_pat
     capsys.readouterr()
     compare("m", None, ["base"], tmp_path / "out", opts)
     out = lines(capsys, "base")
+    assert "[compare] base: rerunning aura_rtp,aura_ppl_nontoxic: nontoxic.jsonl content changed" in out
+    assert len(fake.calls) == 2
+
+
+def test_runs_of_single_tasks_are_reused_by_a_run_of_all_and_only_the_changed_one_reruns(tmp_path, fake, capsys):
+    """compare --tasks aura_rtp, then --tasks aura_ppl_nontoxic: two processes; a later run of both reuses
+    each while it is current, and reruns only the one whose data changed, alone."""
+    data = write_data_dir(tmp_path / "data")
+    for task in ("aura_rtp", "aura_ppl_nontoxic"):
+        compare("m", None, ["base"], tmp_path / "out", options(tasks=[task], data_dir=str(data)))
+    both = options(tasks=["aura_rtp", "aura_ppl_nontoxic"], data_dir=str(data))
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", both)
+    out = lines(capsys, "base")
+    assert [line.split(" (")[0] for line in out] == ["[compare] base: reusing aura_ppl_nontoxic",
+                                                     "[compare] base: reusing aura_rtp",
+                                                     "[compare] base: done already"]
+    with open(data / "nontoxic.jsonl", "a") as f:
+        f.write(json.dumps({"text": "One more harmless sentence."}) + "\n")
+    compare("m", None, ["base"], tmp_path / "out", both)
+    out = lines(capsys, "base")
+    assert out[0].startswith("[compare] base: reusing aura_rtp (same run spec")
     assert "[compare] base: rerunning aura_ppl_nontoxic: nontoxic.jsonl content changed" in out
-    assert any(line.startswith("[compare] base: reusing aura_rtp") for line in out)
-    assert len(fake.calls) == 3
+    assert len(fake.calls) == 3 and "--tasks aura_ppl_nontoxic --batch_size 4" in " ".join(fake.calls[-1])
+    vdir = tmp_path / "out" / "m" / "base"
+    assert len(list(vdir.glob("results_*.json"))) == 2 and len(list((vdir / "stale").glob("results_*"))) == 1
 
 
 def test_the_data_folder_from_the_environment_counts(tmp_path, fake, monkeypatch, capsys):
@@ -374,12 +397,27 @@ def test_half_finished_variant_runs_only_the_missing_part(tmp_path, fake, capsys
     assert len(out) == 2 and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
 
 
-def test_generation_and_perplexity_run_as_two_processes(tmp_path, fake, capsys):
+def test_a_variant_runs_as_one_process_with_the_windows_own_batch_size(tmp_path, fake, capsys):
     compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True))
-    out = lines(capsys, "aura")
-    assert len(out) == 2
-    assert "--tasks aura_rtp --batch_size 64" in out[0] and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
+    (out,) = lines(capsys, "aura")
+    assert ",rolling_batch_size=4 " in out and "--tasks aura_rtp,aura_ppl_toxic --batch_size 64" in out
+    compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True, tasks=["aura_ppl_toxic"]))
+    (out,) = lines(capsys, "aura")  # perplexity alone: its batch size is the process's
+    assert "rolling_batch_size" not in out and "--tasks aura_ppl_toxic --batch_size 4" in out
     assert fake.calls == []
+
+
+def test_aura_folded_runs_plain_hf_as_two_processes(tmp_path, fake, capsys):
+    """Plain `--model hf` has one batch size: generation and perplexity keep a process each."""
+    compare("m", "s.safetensors", ["aura-folded"], tmp_path, options(dry_run=True))
+    out = [line for line in lines(capsys, "aura-folded") if "lm_eval --model" in line]
+    assert len(out) == 2 and all("--model hf " in line and "rolling_batch_size" not in line for line in out)
+    assert "--tasks aura_rtp --batch_size 64" in out[0] and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
+
+
+def test_the_windows_batch_size_is_not_a_model_arg(tmp_path, fake):
+    with pytest.raises(ValueError, match="rolling_batch_size: compare sets it from --ppl-batch-size"):
+        compare("m", None, ["base"], tmp_path, options(model_args="rolling_batch_size=2"))
 
 
 # ----------------------------------------------------------------------------- refusals before any run
@@ -465,7 +503,7 @@ def test_force_removes_only_what_compare_wrote(tmp_path, fake, capsys):
     assert (vdir / "notes.txt").read_text() == "mine" and (vdir / "plots" / "p.png").is_file()
     assert not (vdir / "stale").exists()
     assert written.isdisjoint(p.name for p in vdir.glob("results_*.json"))  # all new
-    assert len(list(vdir.glob("results_*.json"))) == 2 and len(fake.calls) == 6
+    assert len(list(vdir.glob("results_*.json"))) == 1 and len(fake.calls) == 3
 
 
 # ----------------------------------------------------------------------------- complete parts, failures, locks

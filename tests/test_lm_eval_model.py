@@ -103,6 +103,36 @@ def test_generations_change_under_intervention(tiny_llama, task_dir, state, tmp_
     assert generate(intervention="none") != generate(intervention=str(state), method="det_zero", k=256)
 
 
+def test_rolling_batch_size_batches_the_windows_and_leaves_the_rest_alone(tiny_llama, monkeypatch):
+    """One process for every task: perplexity windows in batches of rolling_batch_size, equal to a process
+    whose --batch_size is that number; the other request types keep batch_size."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from aura_eval.harness.model import AuraLM
+
+    long_doc = " ".join(DOCS * 8)  # several windows of max_length 16
+    requests = [Instance("loglikelihood_rolling", {}, (text,), i) for i, text in enumerate([long_doc, *DOCS])]
+    sizes = []
+    tokens = HFLM._loglikelihood_tokens
+
+    def spy(self, requests, disable_tqdm=False, override_bs=None):
+        sizes.append((len(requests), self.batch_size))
+        return tokens(self, requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+
+    monkeypatch.setattr(HFLM, "_loglikelihood_tokens", spy)
+    mixed = AuraLM(pretrained=str(tiny_llama), device="cpu", batch_size=8, rolling_batch_size=2, max_length=16)
+    got = mixed.loglikelihood_rolling(requests)
+    assert sizes and all(n <= 2 and size == 2 for n, size in sizes) and mixed.batch_size == 8
+    sizes.clear()
+    alone = AuraLM(pretrained=str(tiny_llama), device="cpu", batch_size=2, max_length=16)
+    assert got == pytest.approx(alone.loglikelihood_rolling(requests), abs=1e-5)
+    mixed.loglikelihood([Instance("loglikelihood", {}, ("The sky is", " blue"), 0)] * 3)
+    assert sizes[-1][1] == 8
+    with pytest.raises(ValueError, match="rolling_batch_size=0: must be a whole number >= 1"):
+        AuraLM(pretrained=str(tiny_llama), device="cpu", rolling_batch_size=0)
+
+
 def test_bad_model_args_are_clear(tiny_llama, tiny_gpt2, state):
     from aura_eval.core.intervention import StateFileError
     from aura_eval.harness.model import AuraLM

@@ -72,6 +72,7 @@ class AuraLM(HFLM):
         fold: bool = True,
         shared_prefill: bool = True,
         gguf_cache: bool = True,
+        rolling_batch_size: int | None = None,
         **kwargs,
     ) -> None:
         """Every HFLM argument is accepted (`gguf_file`, `dtype`, `parallelize`, ...); on top:
@@ -84,7 +85,13 @@ class AuraLM(HFLM):
         shared_prefill: prefill repeated identical generation requests once (default true).
         gguf_cache: load a local GGUF file from its de-quantised copy in aura-eval's cache, made on first use
             (default true; `aura_eval.core.loading.dequantized_gguf`).
+        rolling_batch_size: the batch size of perplexity windows (loglikelihood_rolling), default the
+            `batch_size`: full-length windows need a smaller one than sampling, and one process can then
+            run both kinds of task.
         """
+        if rolling_batch_size is not None and (not str(rolling_batch_size).isdigit() or int(rolling_batch_size) < 1):
+            raise ValueError(f"aura-hf: rolling_batch_size={rolling_batch_size}: must be a whole number >= 1")
+        self._rolling_batch_size = int(rolling_batch_size) if rolling_batch_size is not None else None
         no_file = intervention is None or str(intervention).lower() in ("none", "", "base")
         if no_file and method not in (None, "none", "base"):
             raise ValueError(f"aura-hf: method={method} needs intervention=<state file> (the learned AUROCs)")
@@ -147,7 +154,14 @@ class AuraLM(HFLM):
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         self._issued = requests if self.world_size > 1 else []
-        return super().loglikelihood_rolling(requests, disable_tqdm)
+        if self._rolling_batch_size is None:
+            return super().loglikelihood_rolling(requests, disable_tqdm)
+        batch_size = self.batch_size_per_gpu  # HFLM reads it (as `batch_size`) to cut the windows into batches
+        self.batch_size_per_gpu = self._rolling_batch_size
+        try:
+            return super().loglikelihood_rolling(requests, disable_tqdm)
+        finally:
+            self.batch_size_per_gpu = batch_size
 
     def generate_until(self, requests, disable_tqdm: bool = False):
         self._issued = requests if self.world_size > 1 else []

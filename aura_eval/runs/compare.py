@@ -1,12 +1,13 @@
 """`aura-eval compare`: one lm_eval run per variant (base, aura, damp / det_zero sweeps, folded), resumable.
 
-Each variant runs as its own `lm_eval` processes (clean memory, and command lines anyone can rerun) into
+Each variant runs as its own `lm_eval` process (clean memory, and command lines anyone can rerun) into
 ``<out>/<model>/<variant>/``: lm-eval writes ``results_<date>.json`` and, with --log_samples,
 ``samples_<task>_<date>.jsonl`` straight into that folder. Beside them compare keeps ``command.txt`` (every
 command line, appended), ``lm_eval.log``, ``compare.lock`` and ``run_<date>.json`` per process: its run
-spec (runs.spec), what decides its numbers, by content. A finished process is reused only when its
-recorded spec equals the new one and its files are all there; otherwise its files are moved to ``stale/``
-(renamed ``*.stale``) and it runs again, with one line saying what changed.
+spec (runs.spec), what decides its numbers, by content. A finished process is reused for the tasks it
+ran when its recorded spec equals the one this compare gives those tasks and its files are all there (so
+a variant first run on `aura_rtp` alone reuses it and runs only the other tasks); otherwise its files are
+moved to ``stale/`` (renamed ``*.stale``) and its tasks run again, with one line saying what changed.
 """
 
 from __future__ import annotations
@@ -98,11 +99,24 @@ def safe_name(name: str, what: str) -> str:
     return cleaned
 
 
-def split_tasks(tasks: list[str]) -> list[list[str]]:
-    """Perplexity tasks apart from the rest: their long windows need a smaller batch than sampling does."""
+def split_tasks(tasks: list[str], folded: bool = False) -> list[list[str]]:
+    """The lm_eval processes of a variant, by tasks: one for every task (aura-hf gives the perplexity windows
+    their own batch size, `rolling_batch_size`), two for aura-folded (plain `hf` has one batch size)."""
     ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
     rest = [t for t in tasks if t not in ppl]
+    if not folded:
+        return [list(tasks)] if tasks else []
     return [part for part in (rest, ppl) if part]
+
+
+def batch_options(tasks: list[str], options: EvalOptions) -> dict:
+    """--batch_size of a process running `tasks`, and the perplexity windows' own when it mixes both kinds."""
+    ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
+    if len(ppl) == len(tasks):
+        return {"batch_size": str(options.ppl_batch_size)}
+    if ppl:
+        return {"batch_size": str(options.batch_size), "ppl_batch_size": str(options.ppl_batch_size)}
+    return {"batch_size": str(options.batch_size)}
 
 
 def check_carriable(what: str, value: str | None) -> None:
@@ -255,6 +269,17 @@ class Shared:
     versions: dict
     launch: dict  # how many processes share the documents, and the accelerate config: part of every spec when set
 
+    def inputs_of(self, tasks: tuple[str, ...]) -> dict:
+        """The data files and toxicity scorers of `tasks`, by content (computed once per task list)."""
+        if tasks not in self.inputs:
+            metadata = self.options.task_metadata()
+            self.inputs[tasks] = {
+                "data": identity.data_identities(list(tasks), metadata),
+                "scorers": {scorer["name"]: scorer for scorer in map(identity.scorer_identity,
+                                                                      identity.scorer_names(list(tasks), metadata))},
+            }
+        return self.inputs[tasks]
+
 
 def compare(
     model: str | ModelRef,
@@ -263,11 +288,12 @@ def compare(
     out: str | Path = "results",
     options: EvalOptions | None = None,
 ) -> Path:
-    """Run every variant part not yet done with this run spec into ``<out>/<model name>/<variant>/``.
+    """Run every variant's tasks not yet done with this run spec into ``<out>/<model name>/<variant>/``.
 
-    Generation and zero-shot tasks run in one lm_eval process with `options.batch_size`, the perplexity
-    tasks in a second one with `options.ppl_batch_size` (full-length windows times a large vocabulary fill
-    memory fast). Returns the model's folder.
+    A variant's tasks run in one lm_eval process (one start-up, one model load): requests in batches of
+    `options.batch_size`, perplexity windows in batches of `options.ppl_batch_size` (full-length windows
+    times a large vocabulary fill memory fast), passed as aura-hf's `rolling_batch_size`. aura-folded runs
+    plain `hf`, which has one batch size: its perplexity tasks get a second process. Returns the model's folder.
     """
     options = options or EvalOptions()
     parsed = list(dict.fromkeys(Variant.parse(v) for v in variants or []))
@@ -294,13 +320,8 @@ def compare(
                     limit=limit, include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
                     versions=identity.versions(), launch=launch)
     check_carriable("--include_path", shared.include)
-    metadata = options.task_metadata()
-    for tasks in split_tasks(list(options.tasks)):
-        shared.inputs[tuple(tasks)] = {
-            "data": identity.data_identities(tasks, metadata),
-            "scorers": {scorer["name"]: scorer for scorer in map(identity.scorer_identity,
-                                                                  identity.scorer_names(tasks, metadata))},
-        }
+    for tasks in {tuple(t) for folded in (False, True) for t in split_tasks(list(options.tasks), folded)}:
+        shared.inputs_of(tasks)  # every data file checked and hashed before the first run
     for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)
     return model_dir
@@ -332,32 +353,51 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
     check_carriable("the folded checkpoint", str(fdir) if fdir else None)
     place = Placement(shared.model.source, shared.model.gguf_file, shared.model.revision, intervention,
                       str(fdir) if fdir else None, vdir, shared.include)
-    parts = []
-    for tasks in split_tasks(list(options.tasks)):
-        batch_size = options.ppl_batch_size if tasks[0].startswith(PPL_PREFIX) else options.batch_size
+
+    def part_of(tasks: list[str]) -> Part:
+        inputs = shared.inputs_of(tuple(tasks))
         spec = RunSpec(
             variant=label, method=variant.method(), model=shared.model_id, state=state, tasks=tuple(tasks),
             model_args=shared.extra_args,
-            options={"batch_size": str(batch_size), "limit": shared.limit, "device": options.device,
+            options={**batch_options(tasks, options), "limit": shared.limit, "device": options.device,
                      "log_samples": bool(options.log_samples), "metadata": portable_metadata(options.task_metadata()),
                      **shared.launch},
-            data=shared.inputs[tuple(tasks)]["data"], task_code=shared.task_code,
-            scorers=shared.inputs[tuple(tasks)]["scorers"], versions=shared.versions)
-        parts.append(Part(spec, lm_eval_args(spec, place, options), options.launcher()))
+            data=inputs["data"], task_code=shared.task_code, scorers=inputs["scorers"], versions=shared.versions)
+        return Part(spec, lm_eval_args(spec, place, options), options.launcher())
+
     if options.dry_run:
-        settle_and_run(label, parts, vdir, fdir, shared, intervention)
+        settle_and_run(label, variant, part_of, vdir, fdir, shared, intervention)
         return
     with FolderLock(vdir, LOCK_WAIT_S, say=lambda text: say(label, text)):
         if options.force:
             clear(label, vdir)
-        settle_and_run(label, parts, vdir, fdir, shared, intervention)
+        settle_and_run(label, variant, part_of, vdir, fdir, shared, intervention)
 
 
-def settle_and_run(label: str, parts: list[Part], vdir: Path, fdir: Path | None, shared: Shared,
+def settle_and_run(label: str, variant: Variant, part_of, vdir: Path, fdir: Path | None, shared: Shared,
                    intervention: str | None) -> None:
-    dry_run = shared.options.dry_run
+    """Reuse every past run that is current (its spec is the one this compare gives its tasks), run the
+    asked tasks no current run holds in one new process (two for aura-folded), set the others aside."""
+    dry_run, wanted = shared.options.dry_run, list(shared.options.tasks)
     past = past_runs(vdir)
-    todo = [part for part in parts if not settle(label, part, past, vdir, dry_run)]
+    covered: dict[str, PastRun] = {}  # asked task -> the current run that holds it
+    for run in reversed(list(past)):  # newest first
+        ran = current_tasks(run, part_of)
+        if ran is None or not set(ran) & set(wanted) or set(ran) & set(wanted) <= set(covered):
+            continue  # not current, not asked, or a newer current run holds its tasks
+        say(label, f"reusing {','.join(ran)} (same run spec, {run.results.relative_to(vdir).as_posix()})")
+        covered.update({task: run for task in ran if task in wanted})
+        past.remove(run)
+    for run in list(past):  # older runs of tasks only reused runs hold now
+        overlap = [task for task in wanted if task in run.tasks]
+        if overlap and all(task in covered for task in overlap):
+            newer = covered[overlap[0]].results.name
+            names = set_aside(run, vdir, dry_run)
+            say(label, f"{'would move' if dry_run else 'moved'} {', '.join(names)} aside to {vdir / STALE_DIR}/ "
+                       f"(superseded by {newer})")
+            past.remove(run)
+    todo = [part_of(tasks) for tasks in split_tasks([t for t in wanted if t not in covered], variant.folded)]
+    todo = [part for part in todo if not settle(label, part, past, vdir, dry_run)]
     if not todo:
         say(label, f"done already ({vdir}), every part reused; --force reruns it")
         return
@@ -367,6 +407,18 @@ def settle_and_run(label: str, parts: list[Part], vdir: Path, fdir: Path | None,
         say(label, part.command)
         if not dry_run:
             _run_part(part, vdir, label)
+
+
+def current_tasks(run: PastRun, part_of) -> list[str] | None:
+    """The tasks of a finished past run whose recorded spec equals the spec this compare gives them, else None."""
+    spec = run.spec
+    tasks = spec.get("tasks") if isinstance(spec, dict) else None
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks) or run.missing_files():
+        return None
+    try:
+        return list(tasks) if part_of(list(tasks)).spec.record() == spec else None
+    except (OSError, ValueError):  # its tasks' data can no longer be read: not current
+        return None
 
 
 def check_intervention(variant: Variant, intervention: str | None, dry_run: bool) -> None:

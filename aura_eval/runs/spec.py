@@ -28,7 +28,8 @@ from aura_eval.core.names import (
 
 RESULTS_NAME = "results.json"  # lm-eval turns an --output_path ending in .json into results_<date>.json beside it
 # model_args the variant or the model reference set: --model-args may not change what a row claims
-RESERVED_MODEL_ARGS = ("pretrained", "gguf_file", "revision", "intervention", "method", "k", "alpha")
+RESERVED_MODEL_ARGS = ("pretrained", "gguf_file", "revision", "intervention", "method", "k", "alpha",
+                       "rolling_batch_size")
 SPEC_FORMAT = 2
 
 
@@ -67,8 +68,8 @@ class EvalOptions:
     data_dir: str | None = None
     scorer: str | None = None
     limit: float | None = None  # a whole number >= 1 (documents per task) or a fraction in (0, 1)
-    batch_size: str = "64"  # lm_eval --batch_size of the sampling / zero-shot process
-    ppl_batch_size: str = "4"  # lm_eval --batch_size of the perplexity process
+    batch_size: str = "64"  # lm_eval --batch_size: sampling and zero-shot requests
+    ppl_batch_size: str = "4"  # perplexity windows: aura-hf's rolling_batch_size (--batch_size when alone)
     device: str | None = None
     log_samples: bool = True
     model_args: str | None = None  # extra lm-eval model_args for every variant (not the reserved ones)
@@ -117,6 +118,8 @@ def parse_model_args(text: str | None) -> dict[str, str]:
         key, value = key.strip(), value.strip()
         if not eq or not key:
             raise ValueError(f"--model-args {text!r}: {item.strip()!r} is not key=value")
+        if key == "rolling_batch_size":
+            raise ValueError("--model-args may not set rolling_batch_size: compare sets it from --ppl-batch-size")
         if key in RESERVED_MODEL_ARGS:
             raise ValueError(f"--model-args may not set {key}: the model reference and the variant set it "
                              "(use --model, --gguf-file, --revision, --intervention or --variants)")
@@ -203,6 +206,8 @@ def lm_eval_args(spec: RunSpec, place: Placement, options: EvalOptions) -> list[
             margs["k"] = str(spec.method["k"])
         if method == "damp":  # det_zero's alpha is 0 by definition
             margs["alpha"] = f"{spec.method['alpha']:g}"
+    if spec.options.get("ppl_batch_size") is not None:  # one process for every task: the windows' own batch
+        margs["rolling_batch_size"] = str(spec.options["ppl_batch_size"])
     margs.update(spec.model_args)
     args = ["--model", model_type, "--model_args", ",".join(f"{k}={v}" for k, v in margs.items()),
             "--include_path", place.include_path, "--tasks", ",".join(spec.tasks),
