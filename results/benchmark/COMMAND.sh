@@ -29,3 +29,4 @@ compare --variants det_zero-k2000 --tasks aura_rtp --limit 200
 abilities det_zero-k2000
 
 aura-eval report "$OUT"
+python results/benchmark/readme_table.py  # the README table, from leaderboard.csv and lm-eval's timings
