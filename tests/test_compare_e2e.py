@@ -98,8 +98,10 @@ def test_compare_with_two_processes_equals_one(tiny_llama, tmp_path, offline):
     data_dir = write_data_dir(tmp_path / "data")
     write_nontoxic(data_dir / "nontoxic.jsonl", [f"Document {i}: the library opens at {i + 8} in the morning." for i in range(5)])
     model = ModelRef.parse(str(tiny_llama), name="tiny")
-    one = EvalOptions(tasks=["aura_ppl_nontoxic"], data_dir=str(data_dir), limit=5, batch_size="2",
-                      ppl_batch_size="2", device="cpu")
+    # batch 1: splitting the documents changes which windows share a padded batch, and with it the last
+    # float bits (seen: -149.45994567871094 vs -149.45993041992188 at batch 2)
+    one = EvalOptions(tasks=["aura_ppl_nontoxic"], data_dir=str(data_dir), limit=5, batch_size="1",
+                      ppl_batch_size="1", device="cpu")
     runs = {}
     for n in (1, 2):
         vdir = compare(model, None, ["base"], tmp_path / f"n{n}", replace(one, num_processes=n)) / "base"
