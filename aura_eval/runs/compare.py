@@ -102,11 +102,10 @@ def safe_name(name: str, what: str) -> str:
 def split_tasks(tasks: list[str], folded: bool = False) -> list[list[str]]:
     """The lm_eval processes of a variant, by tasks: one for every task (aura-hf gives the perplexity windows
     their own batch size, `rolling_batch_size`), two for aura-folded (plain `hf` has one batch size)."""
-    ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
-    rest = [t for t in tasks if t not in ppl]
     if not folded:
         return [list(tasks)] if tasks else []
-    return [part for part in (rest, ppl) if part]
+    ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
+    return [part for part in ([t for t in tasks if t not in ppl], ppl) if part]
 
 
 def batch_options(tasks: list[str], options: EvalOptions) -> dict:
@@ -320,7 +319,7 @@ def compare(
                     limit=limit, include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
                     versions=identity.versions(), launch=launch)
     check_carriable("--include_path", shared.include)
-    for tasks in {tuple(t) for folded in (False, True) for t in split_tasks(list(options.tasks), folded)}:
+    for tasks in {tuple(t) for folded in {v.folded for v in parsed} for t in split_tasks(list(options.tasks), folded)}:
         shared.inputs_of(tasks)  # every data file checked and hashed before the first run
     for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)
