@@ -95,6 +95,16 @@ def slow_max_responses(model: nn.Module, tokenizer, texts, modules: dict[str, nn
     return torch.stack(rows).float()
 
 
+def auroc_bounds(labels, values: torch.Tensor, tie: float) -> tuple[float, float]:
+    """The AUROC over every (toxic, non-toxic) pair, a pair closer than `tie` counted as lost, then as won."""
+    toxic = [float(v) for v, y in zip(values, labels) if y == 1]
+    clean = [float(v) for v, y in zip(values, labels) if y == 0]
+    pairs = [(t, c) for t in toxic for c in clean]
+    sure = sum(1.0 for t, c in pairs if t - c > tie)
+    near = sum(1.0 for t, c in pairs if abs(t - c) <= tie)
+    return sure / len(pairs), (sure + near) / len(pairs)
+
+
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
     from conftest import build_tokenizer
@@ -148,8 +158,13 @@ def test_family_learn_hook_fold_export(family, tokenizer, data_csv, tmp_path):
     reference = slow_max_responses(model, tokenizer, texts, hooked)
     batched = collect_responses(model, tokenizer, texts, hooked, "max", batch_size=5, progress=False)
     torch.testing.assert_close(batched, reference, atol=1e-4, rtol=1e-4)  # padded batches read the same values
-    expected = torch.tensor([roc_auc_score(labels, reference[:, j]) for j in range(reference.shape[1])])
-    torch.testing.assert_close(torch.cat(list(iv.auroc.values())).double(), expected.double(), atol=1e-6, rtol=0)
+    # Two sentences that share their first tokens can tie exactly when read alone and differ in the last
+    # bits when padded, so a near-tie (|a - b| <= 1e-4) may fall either way; every other pair must agree.
+    learned = torch.cat(list(iv.auroc.values())).double()
+    for j in range(reference.shape[1]):
+        low, high = auroc_bounds(labels, reference[:, j], tie=1e-4)
+        assert low - 1e-9 <= roc_auc_score(labels, reference[:, j]) <= high + 1e-9
+        assert low - 1e-6 <= learned[j].item() <= high + 1e-6, (j, learned[j].item(), low, high)
 
     ids = torch.randint(1, len(tokenizer), (2, 12), generator=torch.Generator().manual_seed(1))
     bare = logits(model, ids)
