@@ -1,9 +1,11 @@
-"""Data parallelism on CPU processes: `torchrun --nproc_per_node 2 -m lm_eval --model aura-hf` splits the
+"""Data parallelism on CPU processes: `torchrun --nproc_per_node 2 -m lm_eval --model aura-hf`, and
+`accelerate launch --config_file <MULTI_GPU config> --num_processes 2` as compare renders it, split the
 documents over two gloo processes and rank 0 writes one results file with every document once, with the
 same per-document results and metrics as one process."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,16 +52,45 @@ def run_lm_eval(launcher, model_args, task_dir, out):
     return json.loads(results.read_text()), samples
 
 
-def test_two_cpu_processes_equal_one(tiny_llama, task_dir, tmp_path):
-    state = random_state(tiny_llama, tmp_path / "s.safetensors")
-    args = f"pretrained={tiny_llama},intervention={state}"
-    one, one_samples = run_lm_eval([], args, task_dir, tmp_path / "one")
-    two, two_samples = run_lm_eval(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
-                                   args, task_dir, tmp_path / "two")
+@pytest.fixture(scope="module")
+def one_process(tiny_llama, task_dir, tmp_path_factory):
+    """(model args, results and samples of one process): what every launch must reproduce."""
+    tmp = tmp_path_factory.mktemp("dp_one")
+    args = f"pretrained={tiny_llama},intervention={random_state(tiny_llama, tmp / 's.safetensors')}"
+    return args, *run_lm_eval([], args, task_dir, tmp / "one")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+LAUNCHERS = {
+    "torchrun": lambda tmp: ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    # what `compare --accelerate-config FILE --num-processes 2` launches; a MULTI_GPU config starts its
+    # processes through torchrun even without GPUs, and aura-hf groups them over gloo
+    "accelerate": lambda tmp: ["-m", "accelerate.commands.launch", "--config_file", str(accelerate_config(tmp)),
+                               "--num_processes", "2", "--main_process_port", str(free_port())],
+}
+
+
+def accelerate_config(tmp: Path) -> Path:
+    path = tmp / "accelerate.yaml"
+    path.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
+                    "num_processes: 2\ngpu_ids: all\nmixed_precision: 'no'\nuse_cpu: false\n")
+    return path
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_cpu_processes_equal_one(launcher, one_process, task_dir, tmp_path):
+    args, one, one_samples = one_process
+    two, two_samples = run_lm_eval(LAUNCHERS[launcher](tmp_path), args, task_dir, tmp_path / "two")
     assert set(one_samples) == set(TASKS)
     for task in TASKS:
         assert [s[0] for s in two_samples[task]] == list(range(len(DOCS))), f"{task}: every document once"
         assert two_samples[task] == one_samples[task], f"{task}: per-document results differ"
     assert two["results"] == one["results"]
     assert two["config"]["aura"]["applied"] == "folded in memory"
+    assert (one["config"]["aura"]["processes"], two["config"]["aura"]["processes"]) == (1, 2), "the documents were not split"
     assert two["n-samples"] == one["n-samples"]

@@ -197,7 +197,8 @@ class AuraLM(HFLM):
     def get_model_info(self) -> dict:
         info = super().get_model_info()
         aura = {"variant": self.variant, "model_name": self.aura_model_name, "method": BASE_METHOD, "applied": "nothing to apply"}
-        # this process's counts (rank 0's under data parallelism)
+        # how many processes shared the documents; the counts below are this process's (rank 0's)
+        aura["processes"] = self.world_size
         if self.gguf_dequantized:  # the cache entry's name (GGUF sha256 prefix, transformers version): no path
             aura["gguf_dequantized_cache"] = Path(self.gguf_dequantized).name
         aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
