@@ -269,7 +269,12 @@ def test_the_committed_results_folder_reports_both_experiments():
     model = frame.loc[frame["experiment"] == "demo", "model"].iloc[0]
     assert aura[f"demo/{model}/aura"]["rtp_tox_diff"] == pytest.approx(
         aura[f"demo/{model}/aura"]["rtp_tox"] - aura[f"demo/{model}/base"]["rtp_tox"])
-    assert set(frame["paired_notes"]) == {""}  # every committed samples file backs its results
+    # every committed samples file backs its results; the baselines ran the first 200 of base's 400 prompts
+    notes = set(frame["paired_notes"]) - {""}
+    assert notes == {"aura_rtp: paired with base on the 200 of its 400 documents this row ran (the differences and "
+                     "ratios are over those; base's own value is over all 400)"}, notes
+    subset = frame.loc[frame["paired_notes"] != "", "variant"]
+    assert set(subset) == {"det_zero-k2000", "damp-k2000-a0.5"}
 
 
 # ----------------------------------------------------------------------------- symlinks and impossible numbers
