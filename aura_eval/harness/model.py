@@ -9,14 +9,17 @@ everywhere). `intervention=none` gives the baseline through the same class; `met
 or `method=det_zero,k=...` re-derive the paper's baselines from the AUROCs stored in the same state file.
 
 Repeated identical generation requests (a task's `repeats`) prefill their prompt once
-(`aura_eval.harness.sampling`; `shared_prefill=false` turns it off). Under `torchrun` / `accelerate launch`
-on CPU processes the processes form a gloo group, so lm-eval splits and gathers documents as on GPUs.
+(`aura_eval.harness.sampling`; `shared_prefill=false` turns it off), and sampled tokens are drawn by
+inverse CDF: torch.multinomial's distribution at a fraction of its CPU cost (`fast_sampling=false` turns
+it off). Under `torchrun` / `accelerate launch` on CPU processes the processes form a gloo group, so
+lm-eval splits and gathers documents as on GPUs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 from lm_eval.api.registry import register_model
@@ -28,7 +31,7 @@ from aura_eval.core.hooks import AppliedIntervention, apply, apply_folded
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.loading import ModelRef, dequantized_gguf
 from aura_eval.core.names import BASE_VARIANT, LM_EVAL_MODEL
-from aura_eval.harness.sampling import SharedPrefill
+from aura_eval.harness.sampling import SharedPrefill, inverse_cdf_draws
 
 log = logging.getLogger(__name__)
 BASE_METHOD = "none"
@@ -71,6 +74,7 @@ class AuraLM(HFLM):
         alpha: float | None = None,
         fold: bool = True,
         shared_prefill: bool = True,
+        fast_sampling: bool = True,
         gguf_cache: bool = True,
         rolling_batch_size: int | None = None,
         **kwargs,
@@ -83,6 +87,9 @@ class AuraLM(HFLM):
         fold: fold the alphas into the weights in memory where that is exact (default), hooks elsewhere;
             false: hooks on every changed module.
         shared_prefill: prefill repeated identical generation requests once (default true).
+        fast_sampling: draw each sampled token from one uniform variate per row on the cumulative
+            probabilities instead of torch.multinomial's variate per vocabulary entry: the same distribution,
+            another random stream than HFLM's under one seed (default true; false: torch's own draws).
         gguf_cache: load a local GGUF file from its de-quantised copy in aura-eval's cache, made on first use
             (default true; `aura_eval.core.loading.dequantized_gguf`).
         rolling_batch_size: the batch size of perplexity windows (loglikelihood_rolling), default the
@@ -124,6 +131,7 @@ class AuraLM(HFLM):
             # HFLM sets rank and world size only when it sees several GPUs: here the processes are CPU ones
             self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
         self._sharing = SharedPrefill() if shared_prefill else None
+        self._fast_sampling = bool(fast_sampling)
         self._issued: list = []  # this rank's last requests, see `barrier`
         self.intervention: Intervention | None = None
         self.intervention_path = None
@@ -180,19 +188,20 @@ class AuraLM(HFLM):
 
     def _model_generate(self, context, max_length, stop, **generation_kwargs):
         """HFLM's generation (its stop sequences, lengths and sampling arguments), with the model's
-        `generate` routed through shared prefill for the duration of the call."""
-        if self._sharing is None or self.backend != "causal":
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
-        model = self.model
-        plain, own = model.generate, model.__dict__.get("generate")
-        model.generate = lambda **kw: self._sharing.generate(model, plain, **kw)
-        try:
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
-        finally:
-            if own is not None:
-                model.generate = own
-            else:
-                del model.generate
+        `generate` routed through shared prefill and its draws through `inverse_cdf_draws` for the call."""
+        with inverse_cdf_draws() if self._fast_sampling else nullcontext():
+            if self._sharing is None or self.backend != "causal":
+                return super()._model_generate(context, max_length, stop, **generation_kwargs)
+            model = self.model
+            plain, own = model.generate, model.__dict__.get("generate")
+            model.generate = lambda **kw: self._sharing.generate(model, plain, **kw)
+            try:
+                return super()._model_generate(context, max_length, stop, **generation_kwargs)
+            finally:
+                if own is not None:
+                    model.generate = own
+                else:
+                    del model.generate
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()
@@ -202,6 +211,7 @@ class AuraLM(HFLM):
         if self.gguf_dequantized:  # the cache entry's name (GGUF sha256 prefix, transformers version): no path
             aura["gguf_dequantized_cache"] = Path(self.gguf_dequantized).name
         aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
+        aura["generation"]["sampler"] = "inverse-cdf" if self._fast_sampling else "torch.multinomial"
         if self.intervention is not None:
             iv = self.intervention
             aura.update(
