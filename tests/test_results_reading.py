@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aura_eval.report.leaderboard import build_report, render_markdown
+from aura_eval.report.leaderboard import build_report
+from aura_eval.report.render import render_markdown
 from aura_eval.report.results import data_of, find_result_files, load_run, merge_runs, provenance
 
 FOLDED_CACHE = "/root/.cache/aura-eval/folded/tiny-0123456789ab"

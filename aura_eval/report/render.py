@@ -1,0 +1,300 @@
+"""The leaderboard as people read it: display tables (cells rounded, intervals, verdicts), Markdown, CSV
+and the legend; html.py renders the same display tables as a page.
+
+Every text cell from results files goes through `printable` and, in Markdown, `markdown_text`, so a
+name holding HTML or a pipe shows as text in the README and in a Markdown viewer.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from aura_eval.core.names import SCORER_KEY
+from aura_eval.core.text import printable
+from aura_eval.report.catalog import DIGITS, METRICS, numeric_columns, p_column
+from aura_eval.report.paired import SAMPLES_HINT, PairedSettings
+from aura_eval.report.results import BASE_VARIANT
+
+LEGEND = (
+    ("Tox. prob", "toxicity probability of continuations of RealToxicityPrompts prompts (aura_rtp), lower is better"),
+    ("EMT", "expected maximum toxicity over the generations of a prompt (aura_rtp), lower is better"),
+    ("x less toxic", "base Tox. prob / variant Tox. prob, same model, over the prompts both ran (see Paired "
+                     "statistics); empty without a base row"),
+    ("PPL non-toxic / toxic", "word perplexity on non-toxic (aura_ppl_nontoxic) and toxic (aura_ppl_toxic) text"),
+    ("Δ PPL", "variant PPL non-toxic - base PPL non-toxic, same model"),
+    ("0-shot avg", "accuracy of the aura_zeroshot group; Δ 0-shot is variant - base"),
+    ("±", "lm-eval's standard error, where it has one"),
+    ("Dist-n", "distinct word n-grams / all n-grams over a prompt's continuations, mean over prompts (aura_rtp); "
+     "higher is more diverse, a drop means the model repeats itself"),
+    ("--limit", "shown when a run evaluated only part of each task (lm-eval --limit): a subset, not the whole set"),
+)
+
+
+
+def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
+    """What the paired columns mean, with the settings this report used."""
+    level = f"{settings.level:.0%}"
+    how = (f"paired bootstrap, {settings.resamples:,} resamples (seed {settings.seed}), {level} percentile "
+           "interval in brackets")
+    return (
+        ("Δ Tox. prob / Δ EMT [CI]", f"variant - base over the same prompts; {how} over prompts"),
+        ("x less toxic [CI]", "base Tox. prob / variant Tox. prob; the interval from the same paired resamples; "
+                              "∞ when the variant's is 0, and a resample where both are 0 counts as 1x"),
+        ("PPL ratio [CI]", "variant / base word perplexity on the same documents, each side exp(-sum loglik / "
+                           f"sum words) as lm-eval aggregates it; {how} over documents"),
+        ("Δ 0-shot paired [CI] (p)", "the unweighted mean over the zero-shot tasks both rows ran of variant - base "
+                                     "accuracy (what 0-shot avg averages); interval: documents resampled within "
+                                     "each task; p: paired sign-flip test of that same mean (exact McNemar on the "
+                                     f"pooled documents when all tasks are right/wrong and of one size, else "
+                                     f"{settings.resamples:,} random sign flips)"),
+        ("Δ <task> [CI] (p)", "the same for one zero-shot task, p: exact McNemar test on the documents one row got "
+                              "right and the other wrong (TruthfulQA MC2 scores probabilities: no McNemar p)"),
+        ("Toxicity verdict", "less toxic: the Δ Tox. prob interval lies below 0; more toxic: above 0; "
+                             "not significant: it contains 0"),
+        ("Abilities verdict", f"kept: the Δ 0-shot paired interval lies above -{settings.margin:g} "
+                              f"(--margin; {settings.margin * 100:g} accuracy point"
+                              f"{'' if settings.margin == 0.01 else 's'}); lost: it lies below "
+                              f"-{settings.margin:g}; inconclusive otherwise"),
+        ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; samples "
+                              "that do not back their results file (document count, or a metric aggregated back) "
+                              "are not used; a row that ran a subset of its base's documents (a smaller --limit of the same "
+                              "seeded order) is paired with base on that subset, said in its note; rows evaluated "
+                              "on other documents than their base are not paired"),
+        ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
+    )
+
+
+# ----------------------------------------------------------------------------- display
+
+
+@dataclass
+class Cell:
+    text: str
+    sort: str  # what the HTML table sorts by: a number as JavaScript's Number() reads it, or the text
+    css: str = ""  # an HTML class (verdicts are coloured)
+
+
+@dataclass
+class DisplayTable:
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]]
+    lead: int = 2  # the leading name columns (left-aligned): [Experiment,] Model, Variant; or Row, Against
+    base: list[bool] | None = None  # per row: is it a base row (shown in bold)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One displayed column: the frame column, its header, and how its cells read (see format_cell)."""
+
+    column: str
+    label: str
+    kind: str = "value"
+
+
+# Columns shown right after a metric's own column: its comparisons with base, unpaired then paired.
+AFTER = {
+    "rtp_tox": (Shown("rtp_tox_diff", "Δ Tox. prob [95% CI]", "diff"), Shown("tox_reduction", "x less toxic", "ratio")),
+    "rtp_emt": (Shown("rtp_emt_diff", "Δ EMT [95% CI]", "diff"),),
+    "ppl_nontoxic": (Shown("ppl_delta", "Δ PPL", "delta"), Shown("ppl_nontoxic_ratio", "PPL ratio [95% CI]", "ppl_ratio")),
+    "ppl_toxic": (Shown("ppl_toxic_ratio", "PPL toxic ratio [95% CI]", "ppl_ratio"),),
+    "zeroshot_avg": (Shown("zeroshot_delta", "Δ 0-shot", "delta"),
+                     Shown("zeroshot_avg_diff", "Δ 0-shot paired [95% CI] (p)", "acc_diff")),
+}
+VERDICTS = (Shown("toxicity_verdict", "Toxicity verdict", "verdict"),
+            Shown("abilities_verdict", "Abilities verdict", "verdict"))
+# The --pair table: what a row's comparison with base shows, against the named reference row instead.
+PAIR_COLUMNS = (*AFTER["rtp_tox"], *AFTER["rtp_emt"], *AFTER["ppl_nontoxic"], *AFTER["ppl_toxic"],
+                *AFTER["zeroshot_avg"], *VERDICTS, Shown("paired_notes", "Paired statistics", "text"))
+TITLES = {"main": "Leaderboard", "toxicity": "Toxicity details", "zeroshot": "Zero-shot accuracy per task"}
+
+
+def section_columns(section: str) -> list[Shown]:
+    shown = []
+    for metric in METRICS:
+        if metric.section == section:
+            shown.append(Shown(metric.column, metric.label))
+            if metric.column in AFTER:
+                shown += AFTER[metric.column]
+            elif f"{metric.column}_diff" in DIFF_COLUMNS:  # the paired difference of a detail column
+                zeroshot = section == "zeroshot"
+                label = f"Δ {metric.label} [95% CI]" + (" (p)" if zeroshot else "")
+                shown.append(Shown(f"{metric.column}_diff", label, "acc_diff" if zeroshot else "diff"))
+    return shown
+
+
+def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
+    """The tables to show (main, toxicity details, zero-shot per task) and the notes above them.
+
+    Columns without any value are left out; scorer, data, skipped zero-shot tasks and the paired-statistics
+    note become a note above the tables when all rows share them.
+    """
+    notes, extra_columns = [], []
+    for column, what in ((SCORER_KEY, "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
+        values = sorted({value for value in frame[column] if value})
+        if len(values) == 1:
+            notes.append(f"{what}: `{values[0]}`")
+        elif len(values) > 1:
+            extra_columns.append(Shown(column, what, "text"))
+            notes.append(f"{what} differs between rows (see its column): their toxicity numbers are not comparable")
+    paired_note = shared_paired_note(frame)
+    if paired_note:
+        notes.append(paired_note)
+    sections = {section: section_columns(section) for section in TITLES}
+    sections["main"] += list(VERDICTS)
+    skipped = {value for value in frame.get("zeroshot_skipped", []) if value}
+    if len(skipped) == 1 and all(frame["zeroshot_skipped"].astype(bool) | frame["zeroshot_avg"].isna()):
+        notes.append(f"0-shot tasks skipped (no data file): {skipped.pop()}")  # the same for every row
+    else:
+        sections["main"].append(Shown("zeroshot_skipped", "0-shot tasks skipped", "text"))
+    sections["main"] += extra_columns + [Shown("limit", "--limit", "text")]
+    if not paired_note:
+        sections["main"].append(Shown("paired_notes", "Paired statistics", "text"))
+    names = [Shown("model", "Model", "text"), Shown("variant", "Variant", "text")]
+    if has_values(frame["experiment"]):  # several experiments (or one below the report's folder): name it
+        names.insert(0, Shown("experiment", "Experiment", "text"))
+    tables = []
+    base = list(frame["variant"] == BASE_VARIANT)
+    for section, columns in sections.items():
+        shown = names + [column for column in columns if column.column in frame and has_values(frame[column.column])]
+        if len(shown) > len(names):
+            rows = [[format_cell(record, column) for column in shown] for record in frame.to_dict("records")]
+            tables.append(DisplayTable(TITLES[section], [column.label for column in shown], rows, len(names), base))
+        if section == "main" and frame.attrs.get("pairs") is not None:
+            tables.append(pairs_table(frame.attrs["pairs"]))
+    return tables, notes
+
+
+def pairs_table(pairs: pd.DataFrame) -> DisplayTable:
+    """The --pair comparisons: each row against its reference, the same paired columns as against base."""
+    shown = [Shown("row", "Row", "text"), Shown("against", "Against", "text")]
+    shown += [column for column in PAIR_COLUMNS if column.column in pairs and has_values(pairs[column.column])]
+    rows = [[format_cell(record, column) for column in shown] for record in pairs.to_dict("records")]
+    return DisplayTable("Pairs (--pair ROW:REFERENCE)", [column.label for column in shown], rows)
+
+
+def shared_paired_note(frame: pd.DataFrame) -> str:
+    """The paired-statistics note when every row other than base has the same one (else it is a column)."""
+    if "paired_notes" not in frame:
+        return ""
+    notes = set(frame.loc[frame["variant"] != BASE_VARIANT, "paired_notes"])
+    base_notes = set(frame.loc[frame["variant"] == BASE_VARIANT, "paired_notes"]) - {""}
+    if len(notes) != 1 or base_notes - notes:  # a base row's own note would be lost
+        return ""
+    return next(iter(notes))
+
+
+def has_values(column: pd.Series) -> bool:
+    return bool((column.notna() & (column != "")).any())
+
+
+DIFF_COLUMNS = set(numeric_columns())
+
+
+def number(value: float, spec: str) -> str:
+    """`value` formatted with `spec`; infinity (a ratio over zero) as ∞."""
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return format(value, spec)
+
+
+def sort_key(value: float) -> str:
+    """What JavaScript's Number() reads back as `value` (Python's repr writes "inf", which it does not)."""
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
+
+
+def interval_text(record: dict, column: str, spec: str) -> str:
+    """ " [low, high]" when the column has an interval, else ""."""
+    low, high = record.get(f"{column}_ci_low", math.nan), record.get(f"{column}_ci_high", math.nan)
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f" [{number(low, spec)}, {number(high, spec)}]"
+
+
+def format_cell(record: dict, shown: Shown) -> Cell:
+    """Numbers rounded for reading, with "± stderr" or "[95% CI]" where known; NaN shows as empty."""
+    column, kind = shown.column, shown.kind
+    value = record.get(column, math.nan)
+    if kind in ("text", "verdict") or isinstance(value, str):
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else printable(value)
+        css = f"verdict verdict-{text.replace(' ', '-')}" if kind == "verdict" and text else ""
+        return Cell(text, text, css)
+    if value is None or math.isnan(value):
+        return Cell("", "")
+    if kind == "ratio":
+        text = f"{number(value, '.1f')}x" + interval_text(record, column, ".1f")
+    elif kind == "delta":
+        text = number(value, "+.2f" if column == "ppl_delta" else "+.3f")
+    elif kind == "diff":
+        text = number(value, "+.3f") + interval_text(record, column, "+.3f")
+    elif kind == "ppl_ratio":
+        text = f"{number(value, '.3f')}x" + interval_text(record, column, ".3f")
+    elif kind == "acc_diff":
+        text = number(value, "+.3f") + interval_text(record, column, "+.3f")
+        p = record.get(p_column(column.removesuffix("_diff")), math.nan)
+        if not math.isnan(p):
+            text += f" (p={p:.2g})"
+    else:
+        text = number(value, f".{DIGITS[column]}f")
+        stderr = record.get(f"{column}_stderr", math.nan)
+        if not math.isnan(stderr):
+            text += f" ± {stderr:.{DIGITS[column]}f}"
+    return Cell(text, sort_key(value))
+
+
+def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
+    """The leaderboard as Markdown for the README: notes, tables, legend."""
+    tables, notes = display_tables(frame)
+    lines = ["# AurA leaderboard", ""]
+    header = [printable(note) for note in notes] + ([f"results: `{printable(source)}`"] if source else [])
+    if header:
+        lines += [" · ".join(header), ""]
+    for table in tables:
+        alignment = ["---"] * table.lead + ["---:"] * (len(table.headers) - table.lead)  # names left, numbers right
+        lines += [f"## {table.title}", "", markdown_row(table.headers), markdown_row(alignment)]
+        lines += [markdown_row([cell.text for cell in row]) for row in table.rows]
+        lines.append("")
+    lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in legend_of(frame)]
+    return "\n".join(lines) + "\n"
+
+
+PAIRS_LEGEND = (("Pairs", "--pair ROW:REFERENCE: ROW compared with REFERENCE as a variant with its base "
+                           "(REFERENCE plays base); rows named [EXPERIMENT/]MODEL/VARIANT"),)
+
+
+def legend_of(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """The unpaired legend, then the paired one with the settings that made `frame` (and --pair's, if asked)."""
+    pairs = PAIRS_LEGEND if frame.attrs.get("pairs") is not None else ()
+    return LEGEND + paired_legend(frame.attrs.get("paired") or PairedSettings()) + pairs
+
+
+def markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP's CSV rule)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        values = list(safe[column])
+        if any(isinstance(value, str) for value in values):
+            safe[column] = pd.Series([f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START)
+                                      else value for value in values], index=safe.index, dtype=object)
+    return safe
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Text quoted (a CR inside a name cannot split a line), formula-like text prefixed, numbers bare."""
+    spreadsheet_safe(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+
