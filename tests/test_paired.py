@@ -560,8 +560,12 @@ def test_pair_names_may_omit_the_experiment_when_unique_and_bad_names_are_refuse
             paired_row("", "org/a:b", "base")]
     assert pairs.parse_pairs(["exp2/m/aura:m/base"], rows) == [(rows[2], rows[0])]
     assert pairs.parse_pairs(["org/a:b/base:m/base"], rows) == [(rows[3], rows[0])]  # ':' inside a model name
-    with pytest.raises(ValueError, match=r"--pair 'm/aura:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
-        pairs.parse_pairs(["m/aura:m/base"], rows)  # m/aura is in two experiments
+    # m/aura is in two experiments: said so, with the candidates (issue 26: it was "does not name two rows")
+    with pytest.raises(ValueError, match=r"^--pair 'm/aura:m/base': 'm/aura' is ambiguous, it names exp1/m/aura, "
+                                         r"exp2/m/aura; give the row with its experiment"):
+        pairs.parse_pairs(["m/aura:m/base"], rows)
+    with pytest.raises(ValueError, match=r"--pair 'm/nope:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
+        pairs.parse_pairs(["m/nope:m/base"], rows)
     with pytest.raises(ValueError, match="a row paired with itself"):
         pairs.parse_pairs(["exp1/m/base:m/base"], rows)
 

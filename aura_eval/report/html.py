@@ -52,13 +52,13 @@ document.querySelectorAll("th").forEach(th => th.addEventListener("click", () =>
 
 
 def render_html(tables, notes: list[str], legend) -> str:
-    """`tables` are report.DisplayTable; `legend` is (name, meaning) pairs."""
+    """`tables` are render.DisplayTable; `notes` plain text (render.plain_note); `legend` is (name, meaning) pairs."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>AurA leaderboard</title>',
         f"<style>{STYLE}</style></head><body>",
         "<h1>AurA leaderboard</h1>",
-        '<p class="notes">' + " &middot; ".join(escape(note.replace("`", "")) for note in notes) + "</p>",
+        '<p class="notes">' + " &middot; ".join(escape(note) for note in notes) + "</p>",
     ]
     for table in tables:
         parts.append(f"<h2>{escape(table.title)}</h2>")

@@ -21,7 +21,7 @@ import pandas as pd
 from aura_eval.core.text import printable
 from aura_eval.report.paired import PairedSettings
 from aura_eval.report.pairs import pairs_frame, parse_pairs
-from aura_eval.report.render import display_tables, legend_of, render_markdown, write_csv
+from aura_eval.report.render import display_tables, legend_of, plain_note, render_markdown, write_csv
 from aura_eval.report.results import find_result_files, load_run, merge_rows
 from aura_eval.report.samples import SampleCache
 from aura_eval.report.table import leaderboard_frame
@@ -42,6 +42,9 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
+    if results_dir.exists() and not results_dir.is_dir():
+        raise NotADirectoryError(f"{printable(shown_dir)} is a file, not a folder; give the folder that holds the "
+                                 "results (e.g. compare's --out)")
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory {printable(results_dir)} does not exist")
     runs = [run for path in find_result_files(results_dir) if (run := load_run(path, results_dir))]
@@ -65,7 +68,8 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
         from aura_eval.report.html import render_html
 
         tables, notes = display_tables(frame)
-        html = render_html(tables, notes + [f"results: {shown_dir}"], legend_of(frame))
+        html = render_html(tables, [plain_note(note) for note in notes] + [f"results: {printable(shown_dir)}"],
+                           legend_of(frame))
         (out_dir / "leaderboard.html").write_text(html, encoding="utf-8")
     if "png" in formats:
         from aura_eval.report.plots import plot_pareto

@@ -32,10 +32,22 @@ def parse_pairs(texts, rows: list[Row]) -> list[tuple[Row, Row]]:
         found = short.get(name, [])
         return found[0] if len(found) == 1 else None
 
+    def ambiguous(name: str) -> bool:
+        return name not in full and len(short.get(name, [])) > 1
+
     asked = []
     for text in texts:
-        readings = [(resolve(text[:i]), resolve(text[i + 1:])) for i, char in enumerate(text) if char == ":"]
+        splits = [(text[:i], text[i + 1:]) for i, char in enumerate(text) if char == ":"]
+        readings = [(resolve(a), resolve(b)) for a, b in splits]
         readings = list(dict.fromkeys((a, b) for a, b in readings if a and b))
+        if not readings:
+            unclear = [name for a, b in splits for name in (a, b) if ambiguous(name)
+                       and (resolve(a) or ambiguous(a)) and (resolve(b) or ambiguous(b))]
+            if unclear:
+                name = unclear[0]
+                candidates = ", ".join(sorted(row.name for row in short[name]))
+                raise ValueError(printable(f"--pair {text!r}: {name!r} is ambiguous, it names {candidates}; "
+                                           "give the row with its experiment ([EXPERIMENT/]MODEL/VARIANT)"))
         if len(readings) != 1:
             known = ", ".join(sorted(full)[:12]) + (", ..." if len(full) > 12 else "")
             why = "names two rows in more than one way" if readings else "does not name two rows"

@@ -1,14 +1,17 @@
 """The leaderboard as people read it: display tables (cells rounded, intervals, verdicts), Markdown, CSV
 and the legend; html.py renders the same display tables as a page.
 
-Every text cell from results files goes through `printable` and, in Markdown, `markdown_text`, so a
-name holding HTML or a pipe shows as text in the README and in a Markdown viewer.
+Every text from results files goes through `printable` (terminal controls) and, in Markdown,
+`markdown_text` (HTML and pipes), so a name holding `<script>` shows as text in the README and in a
+Markdown viewer. A value quoted in a note is marked with `code` and becomes a code span in Markdown.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,18 +141,18 @@ def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
     for column, what in ((SCORER_KEY, "Toxicity scorer"), ("toxicity_data", "Toxicity data")):
         values = sorted({value for value in frame[column] if value})
         if len(values) == 1:
-            notes.append(f"{what}: `{values[0]}`")
+            notes.append(f"{what}: {code(values[0])}")
         elif len(values) > 1:
             extra_columns.append(Shown(column, what, "text"))
             notes.append(f"{what} differs between rows (see its column): their toxicity numbers are not comparable")
     paired_note = shared_paired_note(frame)
     if paired_note:
-        notes.append(paired_note)
+        notes.append(printable(paired_note))
     sections = {section: section_columns(section) for section in TITLES}
     sections["main"] += list(VERDICTS)
     skipped = {value for value in frame.get("zeroshot_skipped", []) if value}
     if len(skipped) == 1 and all(frame["zeroshot_skipped"].astype(bool) | frame["zeroshot_avg"].isna()):
-        notes.append(f"0-shot tasks skipped (no data file): {skipped.pop()}")  # the same for every row
+        notes.append(printable(f"0-shot tasks skipped (no data file): {skipped.pop()}"))  # the same for every row
     else:
         sections["main"].append(Shown("zeroshot_skipped", "0-shot tasks skipped", "text"))
     sections["main"] += extra_columns + [Shown("limit", "--limit", "text")]
@@ -196,10 +199,15 @@ def has_values(column: pd.Series) -> bool:
 DIFF_COLUMNS = set(numeric_columns())
 
 
+COMPACT_FROM = 1e6  # from here on a number prints as 1.235e+08, not as up to 309 digits
+
+
 def number(value: float, spec: str) -> str:
-    """`value` formatted with `spec`; infinity (a ratio over zero) as ∞."""
+    """`value` formatted with `spec`; infinity (a ratio over zero) as ∞; a huge value in 4 significant digits."""
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
+    if abs(value) >= COMPACT_FROM:
+        return format(value, "+.4g" if spec.startswith("+") else ".4g")
     return format(value, spec)
 
 
@@ -245,7 +253,7 @@ def format_cell(record: dict, shown: Shown) -> Cell:
         text = number(value, f".{DIGITS[column]}f")
         stderr = record.get(f"{column}_stderr", math.nan)
         if not math.isnan(stderr):
-            text += f" ± {stderr:.{DIGITS[column]}f}"
+            text += f" ± {number(stderr, f'.{DIGITS[column]}f')}"
     return Cell(text, sort_key(value))
 
 
@@ -253,7 +261,7 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
     """The leaderboard as Markdown for the README: notes, tables, legend."""
     tables, notes = display_tables(frame)
     lines = ["# AurA leaderboard", ""]
-    header = [printable(note) for note in notes] + ([f"results: `{printable(source)}`"] if source else [])
+    header = [markdown_note(note) for note in notes + ([f"results: {code(source)}"] if source else [])]
     if header:
         lines += [" · ".join(header), ""]
     for table in tables:
@@ -276,7 +284,37 @@ def legend_of(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
 
 
 def markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(markdown_text(cell).replace("|", "\\|") for cell in cells) + " |"
+
+
+CODE_OPEN, CODE_CLOSE = "\x02", "\x03"  # around a quoted value in a note; printable() leaves none in text
+CODE = re.compile(f"{CODE_OPEN}(.*?){CODE_CLOSE}", re.DOTALL)
+
+
+def code(value) -> str:
+    """A value from the files quoted in a note (shown as a code span in Markdown, as text in HTML)."""
+    return f"{CODE_OPEN}{printable(value)}{CODE_CLOSE}"
+
+
+def markdown_text(text: str) -> str:
+    """Text as Markdown shows it literally: &, < and > as HTML entities (no tag from a file is ever live)."""
+    return html.escape(text, quote=False)
+
+
+def markdown_note(note: str) -> str:
+    """A note in Markdown: quoted values as code spans, or escaped text where a code span could not hold them."""
+    def quoted(match: re.Match) -> str:
+        value = match.group(1)
+        return f"`{value}`" if not re.search(r"[`<>&]", value) else markdown_text(value)
+
+    parts = CODE.split(note)  # odd parts are the quoted values
+    return "".join(quoted(CODE.match(f"{CODE_OPEN}{part}{CODE_CLOSE}")) if i % 2 else markdown_text(part)
+                   for i, part in enumerate(parts))
+
+
+def plain_note(note: str) -> str:
+    """A note as plain text (HTML escapes it itself)."""
+    return note.replace(CODE_OPEN, "").replace(CODE_CLOSE, "")
 
 
 

@@ -28,6 +28,7 @@ from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIAN
     DATA_SOURCE_KEY,
     FOLDED_VARIANT,
     SCORER_KEY,
+    STALE_DIR,
     TOXICITY_TASKS,
 )
 from aura_eval.core.text import printable
@@ -81,7 +82,8 @@ def find_result_files(results_dir: Path) -> list[Path]:
     """lm-eval names its aggregated output `results_<timestamp>.json`, at any depth.
 
     Symlinks are followed while they stay inside `results_dir` (each file is read once, at its real place);
-    one that points outside is left out with a warning.
+    one that points outside is left out with a warning. compare's `stale/` folders (runs set aside) are
+    never read: a results file left un-renamed there is named in a warning, and the current run stays.
     """
     root = results_dir.resolve()
     found: set[Path] = set()
@@ -103,13 +105,33 @@ def find_result_files(results_dir: Path) -> list[Path]:
                                 printable(root))
                     continue
                 path = target
-            if path.is_dir():
+            if path.is_dir() and entry.name == STALE_DIR:
+                warn_stale(path)
+            elif path.is_dir():
                 if path not in seen_dirs:
                     seen_dirs.add(path)
                     pending.append(path)
             elif path.is_file() and re.fullmatch(r"results_.*\.json", path.name):
                 found.add(path)
     return sorted(found)
+
+
+def warn_stale(folder: Path) -> None:
+    """A set-aside folder holding results files that still look current (not renamed *.stale) is said so."""
+    try:
+        kept = sorted(path.name for path in folder.rglob("results_*.json"))
+    except OSError:
+        kept = []
+    if kept:
+        log.warning("skipping %s: compare's folder of runs set aside; %s in it not reported (the current run is)",
+                    printable(folder), printable(", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")))
+
+
+def old_layout(results: dict) -> bool:
+    """lm-eval 0.3 wrote metrics without a filter ("acc", not "acc,none"): numbers, and no key with a comma."""
+    keys = [key for metrics in results.values() if isinstance(metrics, dict) for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    return bool(keys) and not any("," in str(key) for key in keys)
 
 
 def load_run(path: Path, results_dir: Path) -> RunFile | None:
@@ -125,6 +147,10 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         log.warning("skipping %s: no 'results' table, so not an lm-eval results file", printable(path))
+        return None
+    if old_layout(data["results"]):
+        log.warning("skipping %s: lm-eval 0.3's layout (metrics without a filter, e.g. 'acc' for 'acc,none'); "
+                    "rerun with lm-eval 0.4 or later", printable(path))
         return None
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     variant_dir = compare_folder(path)
