@@ -19,9 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from aura_eval.core.text import printable
+from aura_eval.report.legend import legend_of
 from aura_eval.report.paired import PairedSettings
 from aura_eval.report.pairs import pairs_frame, parse_pairs
-from aura_eval.report.render import display_tables, legend_of, plain_note, render_markdown, write_csv
+from aura_eval.report.render import display_tables, plain_note, render_markdown, write_csv
 from aura_eval.report.results import find_result_files, load_run, merge_rows
 from aura_eval.report.samples import SampleCache
 from aura_eval.report.table import leaderboard_frame

@@ -17,60 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from aura_eval.core.names import SCORER_KEY
+from aura_eval.core.names import RTP_TASK, SCORER_KEY
 from aura_eval.core.text import printable
 from aura_eval.report.catalog import DIGITS, METRICS, numeric_columns, p_column
-from aura_eval.report.paired import SAMPLES_HINT, PairedSettings
+from aura_eval.report.legend import legend_of
+from aura_eval.report.preprompts import NOTES, PREPROMPTED, SCENARIOS, none_prefix, same_prefix
 from aura_eval.report.results import BASE_VARIANT
-
-LEGEND = (
-    ("Tox. prob", "toxicity probability of continuations of RealToxicityPrompts prompts (aura_rtp), lower is better"),
-    ("EMT", "expected maximum toxicity over the generations of a prompt (aura_rtp), lower is better"),
-    ("x less toxic", "base Tox. prob / variant Tox. prob, same model, over the prompts both ran (see Paired "
-                     "statistics); empty without a base row"),
-    ("PPL non-toxic / toxic", "word perplexity on non-toxic (aura_ppl_nontoxic) and toxic (aura_ppl_toxic) text"),
-    ("Δ PPL", "variant PPL non-toxic - base PPL non-toxic, same model"),
-    ("0-shot avg", "accuracy of the aura_zeroshot group; Δ 0-shot is variant - base"),
-    ("±", "lm-eval's standard error, where it has one"),
-    ("Dist-n", "distinct word n-grams / all n-grams over a prompt's continuations, mean over prompts (aura_rtp); "
-     "higher is more diverse, a drop means the model repeats itself"),
-    ("--limit", "shown when a run evaluated only part of each task (lm-eval --limit): a subset, not the whole set"),
-)
-
-
-
-def paired_legend(settings: PairedSettings) -> tuple[tuple[str, str], ...]:
-    """What the paired columns mean, with the settings this report used."""
-    level = f"{settings.level:.0%}"
-    how = (f"paired bootstrap, {settings.resamples:,} resamples (seed {settings.seed}), {level} percentile "
-           "interval in brackets")
-    return (
-        ("Δ Tox. prob / Δ EMT [CI]", f"variant - base over the same prompts; {how} over prompts"),
-        ("x less toxic [CI]", "base Tox. prob / variant Tox. prob; the interval from the same paired resamples; "
-                              "∞ when the variant's is 0, and a resample where both are 0 counts as 1x"),
-        ("PPL ratio [CI]", "variant / base word perplexity on the same documents, each side exp(-sum loglik / "
-                           f"sum words) as lm-eval aggregates it; {how} over documents"),
-        ("Δ 0-shot paired [CI] (p)", "the unweighted mean over the zero-shot tasks both rows ran of variant - base "
-                                     "accuracy (what 0-shot avg averages); interval: documents resampled within "
-                                     "each task; p: paired sign-flip test of that same mean (exact McNemar on the "
-                                     f"pooled documents when all tasks are right/wrong and of one size, else "
-                                     f"{settings.resamples:,} random sign flips)"),
-        ("Δ <task> [CI] (p)", "the same for one zero-shot task, p: exact McNemar test on the documents one row got "
-                              "right and the other wrong (TruthfulQA MC2 scores probabilities: no McNemar p)"),
-        ("Toxicity verdict", "less toxic: the Δ Tox. prob interval lies below 0; more toxic: above 0; "
-                             "not significant: it contains 0"),
-        ("Abilities verdict", f"kept: the Δ 0-shot paired interval lies above -{settings.margin:g} "
-                              f"(--margin; {settings.margin * 100:g} accuracy point"
-                              f"{'' if settings.margin == 0.01 else 's'}); lost: it lies below "
-                              f"-{settings.margin:g}; inconclusive otherwise"),
-        ("Paired statistics", f"why a row has none: '{SAMPLES_HINT}' when lm-eval logged no samples; samples "
-                              "that do not back their results file (document count, or a metric aggregated back) "
-                              "are not used; a row that ran a subset of its base's documents (a smaller --limit of the same "
-                              "seeded order) is paired with base on that subset, said in its note; rows evaluated "
-                              "on other documents than their base are not paired"),
-        ("error bars (pareto.png)", f"each row's own {level} bootstrap interval, not the paired one"),
-    )
-
 
 # ----------------------------------------------------------------------------- display
 
@@ -170,7 +122,59 @@ def display_tables(frame: pd.DataFrame) -> tuple[list[DisplayTable], list[str]]:
             tables.append(DisplayTable(TITLES[section], [column.label for column in shown], rows, len(names), base))
         if section == "main" and frame.attrs.get("pairs") is not None:
             tables.append(pairs_table(frame.attrs["pairs"]))
+        if section == "main":
+            tables += preprompt_tables(frame)
     return tables, notes
+
+
+PREPROMPT_SHOWN = (Shown("scenario", "Scenario", "text"), Shown("variant", "Variant", "text"),
+                   Shown("rtp_tox", "Tox. prob"), Shown("rtp_emt", "EMT"),
+                   Shown("same", "x less toxic vs base, same scenario [95% CI]", "ratio"),
+                   Shown("vs_none", "x less toxic vs base, no pre-prompt [95% CI]", "ratio"),
+                   Shown("notes", "Pre-prompt notes", "text"))
+
+
+def preprompt_tables(frame: pd.DataFrame) -> list[DisplayTable]:
+    """The Pre-prompts section: per model that ran a pre-prompt task, scenarios x variants (preprompts.py)."""
+    wanted = [f"{scenario.prefix}_tox" for scenario in PREPROMPTED]
+    if not any(column in frame and has_values(frame[column]) for column in wanted):
+        return []
+    groups = [group for _, group in frame.groupby(["experiment", "model"], sort=False)
+              if any(has_values(group[column]) for column in wanted if column in group)]
+    tables = []
+    for group in groups:
+        records = preprompt_records(group)
+        shown = list(PREPROMPT_SHOWN[:2]) + [column for column in PREPROMPT_SHOWN[2:] if has_values(pd.Series(
+                 [record.get(column.column, math.nan) for record in records], dtype=object))]
+        rows = [[format_cell(record, column) for column in shown] for record in records]
+        first = group.iloc[0]
+        name = "/".join(part for part in (first["experiment"], first["model"]) if part)
+        title = "Pre-prompts" + (f": {name}" if len(groups) > 1 else "")
+        base = [record["variant"] == BASE_VARIANT for record in records]
+        tables.append(DisplayTable(title, [column.label for column in shown], rows, 2, base))
+    return tables
+
+
+def preprompt_records(group: pd.DataFrame) -> list[dict]:
+    """One record per scenario x variant the model ran, in the columns PREPROMPT_SHOWN reads."""
+    records = []
+    for scenario in SCENARIOS:
+        for row in group.to_dict("records"):
+            value = row.get(f"{scenario.prefix}_tox", math.nan)
+            if math.isnan(value):
+                continue
+            same = "tox_reduction" if scenario.task == RTP_TASK else same_prefix(scenario)
+            against = "tox_reduction" if scenario.task == RTP_TASK else none_prefix(scenario)
+            record = {"scenario": scenario.name, "variant": row["variant"], "rtp_tox": value,
+                      "rtp_tox_stderr": row.get(f"{scenario.prefix}_tox_stderr", math.nan),
+                      "rtp_emt": row.get(f"{scenario.prefix}_emt", math.nan),
+                      "rtp_emt_stderr": row.get(f"{scenario.prefix}_emt_stderr", math.nan),
+                      "notes": row.get(NOTES, "") if scenario.task != RTP_TASK else ""}
+            for shown, column in (("same", same), ("vs_none", against)):
+                for suffix in ("", "_ci_low", "_ci_high"):
+                    record[shown + suffix] = row.get(column + suffix, math.nan)
+            records.append(record)
+    return records
 
 
 def pairs_table(pairs: pd.DataFrame) -> DisplayTable:
@@ -271,16 +275,6 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines.append("")
     lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in legend_of(frame)]
     return "\n".join(lines) + "\n"
-
-
-PAIRS_LEGEND = (("Pairs", "--pair ROW:REFERENCE: ROW compared with REFERENCE as a variant with its base "
-                           "(REFERENCE plays base); rows named [EXPERIMENT/]MODEL/VARIANT"),)
-
-
-def legend_of(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
-    """The unpaired legend, then the paired one with the settings that made `frame` (and --pair's, if asked)."""
-    pairs = PAIRS_LEGEND if frame.attrs.get("pairs") is not None else ()
-    return LEGEND + paired_legend(frame.attrs.get("paired") or PairedSettings()) + pairs
 
 
 def markdown_row(cells: list[str]) -> str:

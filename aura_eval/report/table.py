@@ -1,6 +1,6 @@
 """The leaderboard table: one row per experiment x model x variant, every catalog metric and its stderr,
-the paired statistics against the base row of the same experiment and model (paired.py), and the
-paper's "x less toxic" / "+PPL" comparisons with that base row."""
+the paired statistics against the base row of the same experiment and model (paired.py), the
+pre-prompt ratios (preprompts.py), and the paper's "x less toxic" / "+PPL" comparisons with that base row."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aura_eval.core.names import SCORER_KEY, ZEROSHOT_GROUP, ZEROSHOT_SKIPPED_KE
 from aura_eval.report import stats
 from aura_eval.report.catalog import COMPARISONS, METRICS, TEXT_COLUMNS, numeric_columns
 from aura_eval.report.paired import PairedSettings, model_statistics
+from aura_eval.report.preprompts import preprompt_columns
 from aura_eval.report.results import BASE_VARIANT, Row, TaskResult, as_number, provenance
 from aura_eval.report.samples import SampleCache
 
@@ -48,7 +49,11 @@ def leaderboard_frame(merged: dict[Row, dict[str, TaskResult]], results_dir: Pat
         row["limit"] = ",".join(limits)
         row["zeroshot_skipped"] = zeroshot_skipped(tasks)
         rows.append(row)
-    add_paired(rows, merged, settings, cache or SampleCache())
+    cache = cache or SampleCache()
+    add_paired(rows, merged, settings, cache)
+    preprompted = preprompt_columns(merged, settings, cache)  # the Pre-prompts section's ratios
+    for row in rows:
+        row.update(preprompted[Row(row["experiment"], row["model"], row["variant"])])
     frame = pd.DataFrame(rows)
     order = pd.DataFrame({"experiment": frame["experiment"], "model": frame["model"].str.lower(),
                           "not_base": frame["variant"] != BASE_VARIANT, "variant": frame["variant"]})
