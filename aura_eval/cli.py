@@ -116,9 +116,16 @@ def cmd_info(args) -> int:
     from aura_eval.core.intervention import Intervention
 
     config = method_config(args)
+    if args.plot is not None and not str(args.plot).lower().endswith(".png"):
+        raise ValueError(f"--plot {args.plot}: give a file name ending in .png")
     iv = Intervention.load(args.state)
     if config is not None:
         iv = iv.with_config(config)
+    if args.plot is not None:
+        from aura_eval.report.expert_map import plot_expert_map
+
+        plot_expert_map(iv.auroc, iv.alphas, args.plot, f"{iv.meta.get('model_name') or args.state}: {iv.variant}")
+        print(f"Wrote the expert map of {printable(args.state)} to {printable(args.plot)}", file=sys.stderr)
     info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
     if args.json:  # ensure_ascii: every control and non-ASCII character is a \uXXXX escape
         print(json.dumps(info, indent=2, default=str, ensure_ascii=True))
@@ -316,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("state")
     add_method_args(p)
     p.add_argument("--json", action="store_true", help="print the whole header as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the expert map: experts (AUROC > 0.5) per layer "
+                   "and module, mean alpha per layer, the AUROC histogram, and a layer x expert heat map for "
+                   "mixture-of-experts state files")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("export", help="fold an intervention into the weights and save a plain HF checkpoint")

@@ -4,7 +4,8 @@ It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, groups the
 `<out>/<model>/<variant>/` folders (the experiment is `<out>` relative to RESULTS_DIR; else by what each
 file says; results.py), refuses two folders that claim the same experiment x model x variant x task,
 compares every variant with the `base` row of its experiment and model (the paper's "x less toxic" and
-"+PPL" view), and writes `leaderboard.md`, `leaderboard.html`, `leaderboard.csv` and `pareto.png`.
+"+PPL" view), and writes `leaderboard.md`, `leaderboard.html`, `leaderboard.csv` and `pareto.png`, and
+`expert_map*.png` for each intervention state file lying in an experiment folder (expert_map.py).
 
 Where lm-eval logged per-document samples (`--log_samples`, which `compare` passes) and they back their
 results file, each variant is also compared with its base *pairwise* (paired.py, stats.py): differences
@@ -14,6 +15,7 @@ verdicts. `--pair ROW:REFERENCE` compares any two rows the same way (their table
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +28,8 @@ from aura_eval.report.render import display_tables, plain_note, render_markdown,
 from aura_eval.report.results import find_result_files, load_run, merge_rows
 from aura_eval.report.samples import SampleCache
 from aura_eval.report.table import leaderboard_frame
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "csv", "png")
 
@@ -59,6 +63,10 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
     if asked:
         frame.attrs["pairs"] = pairs_frame(asked, merged, frame, settings, cache)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if "png" in formats:  # before the tables are written: they link the maps
+        from aura_eval.report.expert_map import experiment_maps
+
+        frame.attrs["expert_maps"] = experiment_maps(results_dir, [row.experiment for row in merged], out_dir, log)
     if "md" in formats:
         (out_dir / "leaderboard.md").write_text(render_markdown(frame, shown_dir), encoding="utf-8")
     if "csv" in formats:
@@ -70,7 +78,7 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
 
         tables, notes = display_tables(frame)
         html = render_html(tables, [plain_note(note) for note in notes] + [f"results: {printable(shown_dir)}"],
-                           legend_of(frame))
+                           legend_of(frame), frame.attrs.get("expert_maps", []))
         (out_dir / "leaderboard.html").write_text(html, encoding="utf-8")
     if "png" in formats:
         from aura_eval.report.plots import plot_pareto

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -272,6 +273,11 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         alignment = ["---"] * table.lead + ["---:"] * (len(table.headers) - table.lead)  # names left, numbers right
         lines += [f"## {table.title}", "", markdown_row(table.headers), markdown_row(alignment)]
         lines += [markdown_row([cell.text for cell in row]) for row in table.rows]
+        lines.append("")
+    maps = frame.attrs.get("expert_maps") or []
+    if maps:
+        lines += ["## Expert map", ""] + [f"![expert map of {markdown_text(caption)}]({quote(name)})"
+                                          for caption, name in maps]
         lines.append("")
     lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in legend_of(frame)]
     return "\n".join(lines) + "\n"
