@@ -32,7 +32,8 @@ from aura_eval.report.catalog import (
     ZEROSHOT_AVERAGE,
     ZEROSHOT_TASKS,
 )
-from aura_eval.report.results import BASE_VARIANT, TaskResult, scorer_label
+from aura_eval.report.provenance import scorer_label
+from aura_eval.report.results import BASE_VARIANT, TaskResult
 from aura_eval.report.samples import SampleCache, TaskSamples
 
 SAMPLES_HINT = "no paired statistics: rerun with --log_samples"

@@ -14,7 +14,8 @@ from aura_eval.report import stats
 from aura_eval.report.catalog import COMPARISONS, METRICS, TEXT_COLUMNS, numeric_columns
 from aura_eval.report.paired import PairedSettings, model_statistics
 from aura_eval.report.preprompts import preprompt_columns
-from aura_eval.report.results import BASE_VARIANT, Row, TaskResult, as_number, provenance
+from aura_eval.report.provenance import provenance
+from aura_eval.report.results import BASE_VARIANT, Row, TaskResult, as_number
 from aura_eval.report.samples import SampleCache
 
 
