@@ -104,12 +104,15 @@ def plot_expert_map(auroc: dict, alphas: dict, path: Path, title: str = "") -> E
     for kind, counts in data.experts.items():
         axes[0].bar(positions, counts, bottom=bottom, label=printable(kind))
         bottom += np.asarray(counts, dtype=np.float64)
-    axes[0].set_xticks(positions, [str(layer) for layer in data.layers])
+    step = max(1, math.ceil(len(data.layers) / 16))  # at most 16 layer labels, so they never overlap
+    ticks = positions[::step]
+    labels = [str(layer) for layer in data.layers][::step]
+    axes[0].set_xticks(ticks, labels)
     axes[0].set(title="experts (AUROC > 0.5) per layer", xlabel="layer", ylabel="units")
     if data.experts:
         axes[0].legend(fontsize=7)
     axes[1].plot(positions, data.mean_alpha, "o-")
-    axes[1].set_xticks(positions, [str(layer) for layer in data.layers])
+    axes[1].set_xticks(ticks, labels)
     axes[1].set(title="mean alpha per layer", xlabel="layer", ylabel="mean alpha (1 = unchanged)")
     axes[2].stairs(data.histogram, data.edges, fill=True)
     axes[2].axvline(0.5, color="tab:red", linestyle="--", linewidth=1)
