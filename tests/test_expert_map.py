@@ -117,10 +117,13 @@ def test_the_report_includes_the_map_of_the_experiment_folders_state_file(tmp_pa
          "config": {"model": "aura-hf", "aura": {"variant": "base", "model_name": "tiny"}}}))
     dense_intervention().save(experiment / "aura.safetensors")
     (experiment / "other.safetensors").write_bytes(b"not a state file")
+    dense_intervention("det_zero").save(experiment / "tiny" / "aura.safetensors")  # where `aura-eval demo` keeps it
     with caplog.at_level(logging.WARNING):
         frame = build_report(tmp_path, tmp_path / "out", formats=("md", "html", "png"))
-    assert frame.attrs["expert_maps"] == [("bench/aura.safetensors", "expert_map-bench-aura.png"),]
+    assert frame.attrs["expert_maps"] == [("bench/aura.safetensors", "expert_map-bench-aura.png"),
+                                          ("bench/tiny/aura.safetensors", "expert_map-bench-tiny.png")]
     assert (tmp_path / "out" / "expert_map-bench-aura.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "out" / "expert_map-bench-tiny.png").read_bytes().startswith(b"\x89PNG")
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "## Expert map\n\n![expert map of bench/aura.safetensors](expert_map-bench-aura.png)" in markdown
     assert '<img src="expert_map-bench-aura.png"' in (tmp_path / "out" / "leaderboard.html").read_text()

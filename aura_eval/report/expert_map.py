@@ -129,16 +129,21 @@ def plot_expert_map(auroc: dict, alphas: dict, path: Path, title: str = "") -> E
     return data
 
 
-def experiment_maps(results_dir: Path, experiments: list[str], out_dir: Path, log) -> list[tuple[str, str]]:
-    """Draw the map of every state file lying directly in an experiment folder; (caption, file name) each.
+def experiment_maps(results_dir: Path, rows, out_dir: Path, log) -> list[tuple[str, str]]:
+    """Draw the map of every state file lying in an experiment folder or in one of its model folders (where
+    `aura-eval demo` keeps its own); (caption, file name) each. `rows` are the report's Row keys.
 
     A `.safetensors` file there that is not a readable aura-eval state file is named in a warning.
     """
     from aura_eval.core.intervention import Intervention
 
+    folders = {}
+    for row in rows:
+        folders.setdefault((row.experiment, ""), None)
+        folders.setdefault((row.experiment, row.model), None)
     drawn = []
-    for experiment in sorted(set(experiments)):
-        folder = results_dir / experiment if experiment else results_dir
+    for experiment, model in sorted(folders):
+        folder = results_dir.joinpath(*[part for part in (experiment, model) if part])
         states = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
         for state in states:
             try:
@@ -146,10 +151,10 @@ def experiment_maps(results_dir: Path, experiments: list[str], out_dir: Path, lo
             except (ValueError, OSError) as error:
                 log.warning("no expert map of %s: %s", printable(state), printable(error))
                 continue
-            parts = ["expert_map"] + ([experiment.replace("/", "_")] if experiment else [])
+            parts = ["expert_map"] + [part.replace("/", "_") for part in (experiment, model) if part]
             parts += [state.stem] if len(states) > 1 else []
             name = "-".join(parts) + ".png"
-            caption = "/".join(part for part in (experiment, state.name) if part)
+            caption = "/".join(part for part in (experiment, model, state.name) if part)
             plot_expert_map(intervention.auroc, intervention.alphas, out_dir / name,
                             f"{caption} ({intervention.meta.get('model_name') or 'model'}, {intervention.variant})")
             drawn.append((caption, name))

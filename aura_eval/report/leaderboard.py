@@ -5,7 +5,7 @@ It reads every `results_*.json` that lm-eval wrote under RESULTS_DIR, groups the
 file says; results.py), refuses two folders that claim the same experiment x model x variant x task,
 compares every variant with the `base` row of its experiment and model (the paper's "x less toxic" and
 "+PPL" view), and writes `leaderboard.md`, `leaderboard.html`, `leaderboard.csv` and `pareto.png`, and
-`expert_map*.png` for each intervention state file lying in an experiment folder (expert_map.py).
+`expert_map*.png` for each intervention state file lying in an experiment or model folder (expert_map.py).
 
 Where lm-eval logged per-document samples (`--log_samples`, which `compare` passes) and they back their
 results file, each variant is also compared with its base *pairwise* (paired.py, stats.py): differences
@@ -66,7 +66,7 @@ def build_report(results_dir, out_dir=None, formats=FORMATS, settings: PairedSet
     if "png" in formats:  # before the tables are written: they link the maps
         from aura_eval.report.expert_map import experiment_maps
 
-        frame.attrs["expert_maps"] = experiment_maps(results_dir, [row.experiment for row in merged], out_dir, log)
+        frame.attrs["expert_maps"] = experiment_maps(results_dir, list(merged), out_dir, log)
     if "md" in formats:
         (out_dir / "leaderboard.md").write_text(render_markdown(frame, shown_dir), encoding="utf-8")
     if "csv" in formats:

@@ -276,9 +276,9 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines.append("")
     maps = frame.attrs.get("expert_maps") or []
     if maps:
-        lines += ["## Expert map", ""] + [f"![expert map of {markdown_text(caption)}]({quote(name)})"
-                                          for caption, name in maps]
-        lines.append("")
+        lines += ["## Expert map", ""]
+        for caption, name in maps:  # one paragraph each: one map under the other
+            lines += [f"![expert map of {markdown_text(caption)}]({quote(name)})", ""]
     lines += ["Legend:", ""] + [f"- **{name}**: {meaning}" for name, meaning in legend_of(frame)]
     return "\n".join(lines) + "\n"
 
