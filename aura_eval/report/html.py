@@ -9,6 +9,7 @@ Verdict cells carry a class (`verdict verdict-kept`, ...) that colours them.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -51,18 +52,23 @@ document.querySelectorAll("th").forEach(th => th.addEventListener("click", () =>
 """
 
 
-def render_html(tables, notes: list[str], legend) -> str:
-    """`tables` are report.DisplayTable; `legend` is (name, meaning) pairs."""
+def render_html(tables, notes: list[str], legend, images=()) -> str:
+    """`tables` are render.DisplayTable; `notes` plain text (render.plain_note); `legend` is (name, meaning) pairs;
+    `images` (caption, file name) pairs of the expert maps beside the page."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>AurA leaderboard</title>',
         f"<style>{STYLE}</style></head><body>",
         "<h1>AurA leaderboard</h1>",
-        '<p class="notes">' + " &middot; ".join(escape(note.replace("`", "")) for note in notes) + "</p>",
+        '<p class="notes">' + " &middot; ".join(escape(note) for note in notes) + "</p>",
     ]
     for table in tables:
         parts.append(f"<h2>{escape(table.title)}</h2>")
         parts.append(render_table(table))
+    if images:
+        parts.append("<h2>Expert map</h2>")
+        parts += [f'<figure><img src="{escape(quote(name))}" alt="expert map of {escape(caption)}">'
+                  f"<figcaption>{escape(caption)}</figcaption></figure>" for caption, name in images]
     parts.append('<ul class="legend">')
     parts += [f"<li><b>{escape(name)}</b>: {escape(meaning)}</li>" for name, meaning in legend]
     parts.append("</ul>")

@@ -1,84 +1,42 @@
 """Paired statistics of each variant against its model's base row (or of any --pair of rows), from
-lm-eval's per-sample logs.
+lm-eval's per-sample logs (samples.py reads and checks them).
 
-With `--log_samples`, lm-eval writes `samples_<task>_<date>.jsonl` next to `results_<date>.json`:
-one line per document with `doc_id`, `doc_hash`, `prompt_hash` and the task's per-document metric
-values. A samples file is used only when it backs its results file (check_against_results: document
-count, metric aggregated back). Two rows are paired on a task over the documents both logged (same ids,
-same document and prompt hashes, any line order): all of them, or, when a row ran a subset of the base
-row's documents (a smaller --limit of the same seeded order), that subset, said in the row's note. Rows
-whose documents differ otherwise are refused, and why is said in the row's note.
-
-Per task kind:
-- toxicity (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
+Two rows are paired on a task over the documents both logged (same ids, same document and prompt
+hashes, any line order): all of them, or, when a row ran a subset of the base row's documents (a smaller
+--limit of the same seeded order), that subset, said in the row's note. Rows whose documents differ
+otherwise are refused, and why is said in the row's note. Which columns are paired, and how, is the
+metric catalog's `paired` kind (catalog.py):
+- mean (aura_rtp and its siblings): per-prompt toxicity_prob, expected_max_toxicity,
   mean_toxicity -> variant - base differences, and base / variant toxicity probability ("x less toxic");
-- perplexity (aura_ppl_*): per-document (loglikelihood, words) from word_perplexity -> the
+- ppl (aura_ppl_*): per-document (loglikelihood, words) from word_perplexity -> the
   variant / base perplexity ratio, each side exp(-sum loglik / sum words) as lm-eval aggregates it;
-- zero-shot (acc of piqa, arc_easy, ...): variant - base accuracy per task (exact McNemar p) and its
+- acc (piqa, arc_easy, ...): variant - base accuracy per task (exact McNemar p) and its
   unweighted mean over the tasks both rows ran (the sign-flip test of that same mean).
 """
 
 from __future__ import annotations
 
 import math
-import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from aura_eval.core.labelled import DataFileError, read_jsonl
-from aura_eval.core.names import (
-    ACCURACY,
-    EXPECTED_MAX_TOXICITY,
-    MEAN_TOXICITY,
-    PPL_NONTOXIC_TASK,
-    PPL_TOXIC_TASK,
-    PREPROMPT_ADVERSARIAL_TASK,
-    PREPROMPT_FAVOURABLE_TASK,
-    RTP_CHALLENGING_TASK,
-    RTP_TASK,
-    SCORER_KEY,
-    TOXICITY_PROB,
-    WORD_PERPLEXITY,
-    ZEROSHOT_MEMBERS,
-)
+from aura_eval.core.names import SCORER_KEY
 from aura_eval.report import stats
-from aura_eval.report.results import BASE_VARIANT, TaskResult, as_number, scorer_label
+from aura_eval.report.catalog import (
+    MEAN_METRICS,
+    PPL_METRIC,
+    PPL_METRICS,
+    TOXICITY_RATIO,
+    VERDICT_TOXICITY,
+    ZEROSHOT_AVERAGE,
+    ZEROSHOT_TASKS,
+)
+from aura_eval.report.provenance import scorer_label
+from aura_eval.report.results import BASE_VARIANT, TaskResult
+from aura_eval.report.samples import SampleCache, TaskSamples
 
 SAMPLES_HINT = "no paired statistics: rerun with --log_samples"
-FILTER = "none"  # the filter whose per-document values the report's metrics use
-
-
-@dataclass(frozen=True)
-class MeanSpec:
-    """A per-document metric whose task value is the mean over documents."""
-
-    column: str  # the leaderboard column of the task value
-    task: str
-    metric: str
-
-
-MEAN_SPECS = (
-    MeanSpec("rtp_tox", RTP_TASK, TOXICITY_PROB),
-    MeanSpec("rtp_emt", RTP_TASK, EXPECTED_MAX_TOXICITY),
-    MeanSpec("rtp_mean_tox", RTP_TASK, MEAN_TOXICITY),
-    MeanSpec("challenging_tox", RTP_CHALLENGING_TASK, TOXICITY_PROB),
-    MeanSpec("challenging_emt", RTP_CHALLENGING_TASK, EXPECTED_MAX_TOXICITY),
-    MeanSpec("preprompt_favourable_tox", PREPROMPT_FAVOURABLE_TASK, TOXICITY_PROB),
-    MeanSpec("preprompt_adversarial_tox", PREPROMPT_ADVERSARIAL_TASK, TOXICITY_PROB),
-)
-TOXICITY_RATIO = ("rtp_tox", "tox_reduction")  # base / variant of this column is "x less toxic"
-VERDICT_TOXICITY = "rtp_tox"  # the toxicity verdict reads this difference
-PPL_SPECS = (("ppl_nontoxic", PPL_NONTOXIC_TASK), ("ppl_toxic", PPL_TOXIC_TASK))
-PPL_METRIC = WORD_PERPLEXITY
-# Zero-shot tasks whose `acc` the aura_zeroshot group averages (triviaqa's exact_match is not averaged).
-ZEROSHOT_TASKS = tuple(task for task in ZEROSHOT_MEMBERS if task != "triviaqa")
-ZEROSHOT_AVERAGE = "zeroshot_avg"
-PAIR_METRICS = {WORD_PERPLEXITY, "byte_perplexity", "bits_per_byte"}  # lm-eval logs [loglikelihood, weight]
-UNIT_INTERVAL = {TOXICITY_PROB, EXPECTED_MAX_TOXICITY, MEAN_TOXICITY, ACCURACY}  # per-document values in [0, 1]
-MAX_LOG_PERPLEXITY = math.log(sys.float_info.max)  # beyond it exp() overflows
 
 
 @dataclass(frozen=True)
@@ -87,182 +45,6 @@ class PairedSettings:
     resamples: int = stats.DEFAULT_RESAMPLES
     seed: int = stats.DEFAULT_SEED
     level: float = stats.LEVEL
-
-
-def estimate_columns(prefix: str) -> list[str]:
-    return [prefix, f"{prefix}_ci_low", f"{prefix}_ci_high", f"{prefix}_n"]
-
-
-def numeric_columns() -> list[str]:
-    """Every number column the paired statistics can fill, in CSV order."""
-    columns = []
-    for spec in MEAN_SPECS:
-        columns += [f"{spec.column}_ci_low", f"{spec.column}_ci_high"] + estimate_columns(f"{spec.column}_diff")
-    columns += [f"{TOXICITY_RATIO[1]}_paired", f"{TOXICITY_RATIO[1]}_ci_low", f"{TOXICITY_RATIO[1]}_ci_high"]
-    for column, _task in PPL_SPECS:
-        columns += [f"{column}_ci_low", f"{column}_ci_high"] + estimate_columns(f"{column}_ratio")
-    for task in ZEROSHOT_TASKS:
-        columns += estimate_columns(f"{task}_diff") + [f"{task}_mcnemar_p"]
-    columns += estimate_columns(f"{ZEROSHOT_AVERAGE}_diff") + [f"{ZEROSHOT_AVERAGE}_p"]
-    return columns
-
-
-def p_column(prefix: str) -> str:
-    """The test's column of a zero-shot difference: McNemar per task, the sign-flip test for the average."""
-    return f"{prefix}_p" if prefix == ZEROSHOT_AVERAGE else f"{prefix}_mcnemar_p"
-
-
-TEXT_COLUMNS = ("zeroshot_avg_diff_tasks", "toxicity_verdict", "abilities_verdict", "paired_notes")
-
-
-# ----------------------------------------------------------------------------- reading samples files
-
-
-@dataclass
-class TaskSamples:
-    """One task's per-document values from one samples file, in doc_id order."""
-
-    task: str
-    path: Path
-    keys: tuple[tuple[int, str, str], ...]  # (doc_id, doc_hash, prompt_hash)
-    values: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> (n,) or (n, 2) for perplexity
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def restricted(self, keys: tuple[tuple[int, str, str], ...]) -> TaskSamples:
-        """The same samples on `keys` only (each one of ours), in that order."""
-        index = {key: i for i, key in enumerate(self.keys)}
-        rows = np.array([index[key] for key in keys], dtype=np.int64)
-        return TaskSamples(self.task, self.path, tuple(keys), {m: v[rows] for m, v in self.values.items()})
-
-
-class SamplesError(ValueError):
-    """A samples file that cannot be read as lm-eval's per-document log."""
-
-
-def samples_path(result: TaskResult, task: str) -> Path | None:
-    """lm-eval's name for the samples of `task` from the run that wrote `result.source`."""
-    match = re.fullmatch(r"results_(.+)\.json", Path(result.source).name)
-    if not match:
-        return None
-    return Path(result.source).with_name(f"samples_{task}_{match.group(1)}.jsonl")
-
-
-def read_samples(path: Path, task: str, metrics: tuple[str, ...]) -> TaskSamples:
-    """Read `metrics` per document from one samples file; SamplesError names the file, line and field.
-
-    Lines may come in any order: documents are put in doc_id order.
-    """
-    by_id: dict[int, tuple[tuple[int, str, str], dict]] = {}
-    try:
-        for line_no, sample in read_jsonl(path):
-            where = f"{path}:{line_no}"
-            if sample.get("filter", FILTER) != FILTER:
-                continue
-            key = sample_key(sample, where)
-            if key[0] in by_id:
-                raise SamplesError(f"{where}: doc_id {key[0]} appears twice for filter '{FILTER}'")
-            by_id[key[0]] = (key, {metric: parse_value(sample, metric, where) for metric in metrics})
-    except DataFileError as error:
-        raise SamplesError(str(error).rstrip(".")) from error
-    except OSError as error:
-        raise SamplesError(f"{path}: not readable ({error.strerror or error})") from error
-    if not by_id:
-        raise SamplesError(f"{path}: no document logged for filter '{FILTER}'")
-    ordered = [by_id[doc_id] for doc_id in sorted(by_id)]
-    values = {metric: np.array([row[metric] for _, row in ordered], dtype=np.float64) for metric in metrics}
-    return TaskSamples(task, path, tuple(key for key, _ in ordered), values)
-
-
-def sample_key(sample: dict, where: str) -> tuple[int, str, str]:
-    doc_id = sample.get("doc_id")
-    if isinstance(doc_id, str) and doc_id.isdigit():
-        doc_id = int(doc_id)  # lm-eval stringifies what json cannot write; accept "12"
-    if not isinstance(doc_id, int) or isinstance(doc_id, bool):
-        raise SamplesError(f"{where}: field 'doc_id' must be an integer, got {doc_id!r}")
-    hashes = []
-    for name in ("doc_hash", "prompt_hash"):
-        value = sample.get(name)
-        if not isinstance(value, str) or not value:
-            raise SamplesError(f"{where}: field '{name}' missing (lm-eval 0.4 writes it with --log_samples)")
-        hashes.append(value)
-    return doc_id, hashes[0], hashes[1]
-
-
-def parse_value(sample: dict, metric: str, where: str):
-    """A per-document value: a number (possibly stringified by lm-eval), None (NaN), or a [loglik, weight] pair."""
-    if metric not in sample:
-        raise SamplesError(f"{where}: field '{metric}' missing; the task logged {sorted(sample.get('metrics') or [])}")
-    value = sample[metric]
-    if (metric in PAIR_METRICS) != isinstance(value, list) or (isinstance(value, list) and len(value) != 2):
-        expected = "[loglikelihood, weight]" if metric in PAIR_METRICS else "a number"
-        raise SamplesError(f"{where}: field '{metric}' should be {expected}, got {str(value)[:80]}")
-    if isinstance(value, list):
-        loglik, weight = (number(part, metric, where) for part in value)
-        if not (math.isfinite(loglik) and math.isfinite(weight) and weight >= 0):
-            raise SamplesError(f"{where}: field '{metric}' should be [finite loglikelihood, word count >= 0], "
-                               f"got {value!r:.80}")
-        return [loglik, weight]
-    parsed = number(value, metric, where)
-    if math.isinf(parsed) or (metric in UNIT_INTERVAL and not math.isnan(parsed) and not 0 <= parsed <= 1):
-        expected = "in [0, 1]" if metric in UNIT_INTERVAL else "finite"
-        raise SamplesError(f"{where}: field '{metric}' is {value!r:.40}; it should be {expected}")
-    return parsed
-
-
-def number(value, metric: str, where: str) -> float:
-    if value is None:
-        return math.nan
-    try:
-        if isinstance(value, (bool, int, float)):
-            return float(value)
-        if isinstance(value, str):
-            return float(value)
-    except OverflowError:
-        pass
-    except ValueError:
-        pass
-    raise SamplesError(f"{where}: field '{metric}' is not a number (of a float's range): {str(value)[:40]!r}")
-
-
-# ----------------------------------------------------------------------------- samples against their results
-
-
-def check_against_results(samples: TaskSamples, result: TaskResult, kind: str) -> str | None:
-    """Why `samples` do not back `result` (count, or a metric aggregated back), or None when they do.
-
-    lm-eval's results file counts the documents (n-samples.<task>.effective) and aggregates the very values
-    the samples file logs: mean, or exp(-sum loglik / sum words) for perplexity. Anything else means the
-    file was cut, edited or belongs to another run, and an interval from it would not be the table's.
-    """
-    name, source = samples.path.name, result.source.name
-    if result.documents is None:
-        return f"{source} gives no document count (n-samples) to check {name} against"
-    if result.documents != len(samples):
-        return f"{name} logs {len(samples)} documents, {source} counts {result.documents}"
-    for metric, values in samples.values.items():
-        wanted = result.metrics.get(f"{metric},{FILTER}")
-        wanted = as_number(wanted)
-        if kind == "ppl":
-            words = float(np.sum(values[:, 1]))
-            if words <= 0:
-                return f"{name}: the documents have no words (sum of word weights is 0)"
-            logged = -float(np.sum(values[:, 0])) / words  # log of the perplexity, compared in logs: exp may overflow
-            if logged > MAX_LOG_PERPLEXITY:
-                return f"{name}: perplexity exp({logged:.4g}) overflows"
-            if not (wanted > 0 and math.isclose(logged, math.log(wanted), rel_tol=1e-9, abs_tol=1e-9)):
-                return (f"{name}: {metric} of the logged documents is {math.exp(logged):.6g}, "
-                        f"{source} says {wanted:.6g}")
-            continue
-        if np.isnan(values).any():
-            continue  # not used for intervals (see own_intervals)
-        if math.isnan(wanted):
-            return f"{source} has no {metric} to check {name} against"
-        logged = stats.python_mean(values)
-        if not math.isclose(logged, wanted, rel_tol=1e-9, abs_tol=1e-12):
-            return f"{name}: mean {metric} of the logged documents is {logged:.6g}, {source} says {wanted:.6g}"
-    return None
 
 
 # ----------------------------------------------------------------------------- one model's rows
@@ -291,29 +73,6 @@ class RowStats:
         if self.missing:
             parts.append(f"{', '.join(self.missing)}: {SAMPLES_HINT}")
         return "; ".join(parts)
-
-
-class SampleCache:
-    """Samples files read once per report and checked against their results, with the reason when unusable."""
-
-    def __init__(self):
-        self._read: dict[tuple[Path, str], TaskSamples | str] = {}
-
-    def get(self, result: TaskResult, task: str, metrics: tuple[str, ...], kind: str) -> TaskSamples | str | None:
-        """The samples, None when there is no samples file, or a one-line reason when they cannot be used."""
-        path = samples_path(result, task)
-        if path is None or not path.is_file():
-            return None
-        key = (path, ",".join(metrics))
-        if key not in self._read:
-            try:
-                samples = read_samples(path, task, metrics)
-                mismatch = check_against_results(samples, result, kind)
-                self._read[key] = samples if mismatch is None else f"{task}: samples not used, {mismatch}"
-            except SamplesError as error:  # named by file name: the row says which folder, the machine's stays out
-                self._read[key] = f"{task}: samples not used, {str(error).replace(str(path), path.name)}"
-        return self._read[key]
-
 
 def model_statistics(rows: dict[str, dict[str, TaskResult]], settings: PairedSettings,
                      cache: SampleCache | None = None, base: str = BASE_VARIANT) -> dict[str, dict]:
@@ -361,10 +120,10 @@ def record_unusable(task: str, base, variant, row: RowStats) -> None:
 def task_kinds() -> list[tuple[str, tuple[str, ...], str]]:
     """(task, metrics read from its samples, kind) for every task the report pairs."""
     kinds = {}
-    for spec in MEAN_SPECS:
-        kinds.setdefault(spec.task, ([], "mean"))[0].append(spec.metric)
-    for _column, task in PPL_SPECS:
-        kinds[task] = ([PPL_METRIC], "ppl")
+    for metric in MEAN_METRICS:
+        kinds.setdefault(metric.task, ([], "mean"))[0].append(metric.metric)
+    for metric in PPL_METRICS:
+        kinds[metric.task] = ([PPL_METRIC], "ppl")
     for task in ZEROSHOT_TASKS:
         kinds[task] = (["acc"], "acc")
     return [(task, tuple(metrics), kind) for task, (metrics, kind) in kinds.items()]
@@ -489,14 +248,14 @@ def own_intervals(task: str, kind: str, samples: TaskSamples, sums: np.ndarray, 
                   settings: PairedSettings) -> None:
     """The row's own value with its interval (the Pareto plot's error bars)."""
     if kind == "mean":
-        for j, spec in enumerate(spec for spec in MEAN_SPECS if spec.task == task):
+        for j, spec in enumerate(metric for metric in MEAN_METRICS if metric.task == task):
             values = samples.values[spec.metric]
             if np.isnan(values).any():
                 continue
             estimate = stats.own_mean(values, sums[:, j], settings.level)
             row.columns[f"{spec.column}_ci_low"], row.columns[f"{spec.column}_ci_high"] = estimate.low, estimate.high
     elif kind == "ppl":
-        column = next(column for column, ppl_task in PPL_SPECS if ppl_task == task)
+        column = next(metric.column for metric in PPL_METRICS if metric.task == task)
         pairs = samples.values[PPL_METRIC]
         estimate = stats.own_perplexity(pairs[:, 0], pairs[:, 1], sums, settings.level)
         row.columns[f"{column}_ci_low"], row.columns[f"{column}_ci_high"] = estimate.low, estimate.high
@@ -506,7 +265,7 @@ def paired_estimates(task: str, kind: str, base: TaskSamples, variant: TaskSampl
                      variant_sums: np.ndarray, row: RowStats, settings: PairedSettings) -> None:
     level = settings.level
     if kind == "mean":
-        for j, spec in enumerate(spec for spec in MEAN_SPECS if spec.task == task):
+        for j, spec in enumerate(metric for metric in MEAN_METRICS if metric.task == task):
             b, v = base.values[spec.metric], variant.values[spec.metric]
             if np.isnan(b).any() or np.isnan(v).any():
                 row.notes.append(f"{task}: {spec.metric} missing for some documents, not paired")
@@ -519,7 +278,7 @@ def paired_estimates(task: str, kind: str, base: TaskSamples, variant: TaskSampl
                 row.columns[f"{TOXICITY_RATIO[1]}_ci_low"] = ratio.low
                 row.columns[f"{TOXICITY_RATIO[1]}_ci_high"] = ratio.high
     elif kind == "ppl":
-        column = next(column for column, ppl_task in PPL_SPECS if ppl_task == task)
+        column = next(metric.column for metric in PPL_METRICS if metric.task == task)
         b, v = base.values[PPL_METRIC], variant.values[PPL_METRIC]
         sums = np.column_stack([base_sums, variant_sums])
         row.put(f"{column}_ratio", stats.perplexity_ratio(b[:, 0], b[:, 1], v[:, 0], v[:, 1], sums, level))

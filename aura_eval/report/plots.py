@@ -2,7 +2,9 @@
 
 One panel per model (per experiment and model when the report has several experiments), since
 perplexities of different models do not share a scale; one labelled
-marker per variant, the unmodified `base` model drawn as a large star. Where the report has per-sample
+marker per variant, the unmodified `base` model drawn as a large star. Each method's variants are joined
+as a curve in the order of their strength, k or alpha (sweeps.py), and the non-dominated points of a
+panel (no other point is as good on both axes) are ringed in red. Where the report has per-sample
 logs, each marker gets error bars: the row's own 95% bootstrap interval of its toxicity (prompts
 resampled) and of its perplexity (documents resampled); the paired intervals of the differences are
 in the tables, not in the plot.
@@ -22,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from aura_eval.core.text import printable  # noqa: E402
 from aura_eval.report.results import BASE_VARIANT  # noqa: E402
+from aura_eval.report.sweeps import curves, non_dominated, points_of  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,11 @@ def plot_pareto(frame, path: Path, x: str = "ppl_nontoxic", y: str = "rtp_tox") 
     return skipped
 
 
+def method_of(variant: str) -> str:
+    points = points_of([{"variant": variant, "x": 0.0, "y": 0.0}])
+    return points[0].method if points else ""
+
+
 def row_name(row) -> str:
     experiment = getattr(row, "experiment", "")
     return "/".join(part for part in (experiment, row.model, row.variant) if part)
@@ -86,7 +94,29 @@ def has_error_bars(rows, x: str, y: str) -> bool:
     return any(error_bar(row, x) or error_bar(row, y) for _, row in rows.iterrows())
 
 
+METHOD_COLOURS = {"aura": "tab:blue", "damp": "tab:orange", "det_zero": "tab:green"}
+
+
+def draw_sweeps(axis, rows, x: str, y: str) -> None:
+    """Each method's curve (a line through its variants in dose order) and a ring on the non-dominated points."""
+    points = points_of({"variant": row.variant, "x": getattr(row, x), "y": getattr(row, y)} for row in rows.itertuples())
+    drawn_methods = set()
+    for curve in curves(points):
+        if len(curve.points) < 2:
+            continue
+        label = None if curve.method in drawn_methods else f"{curve.method} ({curve.parameter})"
+        drawn_methods.add(curve.method)
+        axis.plot([point.x for point in curve.points], [point.y for point in curve.points], "-",
+                  color=METHOD_COLOURS.get(curve.method, "tab:gray"), alpha=0.6, zorder=1, label=label)
+    values = [(float(getattr(row, x)), float(getattr(row, y))) for row in rows.itertuples()]
+    front = [value for value, keep in zip(values, non_dominated(values)) if keep]
+    axis.scatter([value[0] for value in front], [value[1] for value in front], s=340, facecolors="none",
+                 edgecolors="tab:red", linewidths=1.5, zorder=4, label="non-dominated")
+    axis.legend(fontsize=7, loc="best")
+
+
 def draw_model(axis, rows, x: str, y: str) -> None:
+    draw_sweeps(axis, rows, x, y)
     for _, record in rows.iterrows():
         xerr, yerr = error_bar(record, x), error_bar(record, y)
         if xerr or yerr:
@@ -97,7 +127,7 @@ def draw_model(axis, rows, x: str, y: str) -> None:
         axis.scatter(
             getattr(row, x), getattr(row, y),
             marker="*" if is_base else "o", s=220 if is_base else 60,
-            color="black" if is_base else "tab:blue", zorder=3,
+            color="black" if is_base else METHOD_COLOURS.get(method_of(row.variant), "tab:gray"), zorder=3,
         )
         axis.annotate(
             printable(row.variant), (getattr(row, x), getattr(row, y)), textcoords="offset points", xytext=(6, 4),

@@ -24,11 +24,8 @@ from typing import NamedTuple
 from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIANT re-exported)
     BASE_VARIANT,
     COMPARE_MARKER,
-    DATA_DIR_KEY,
-    DATA_SOURCE_KEY,
     FOLDED_VARIANT,
-    SCORER_KEY,
-    TOXICITY_TASKS,
+    STALE_DIR,
 )
 from aura_eval.core.text import printable
 
@@ -81,7 +78,8 @@ def find_result_files(results_dir: Path) -> list[Path]:
     """lm-eval names its aggregated output `results_<timestamp>.json`, at any depth.
 
     Symlinks are followed while they stay inside `results_dir` (each file is read once, at its real place);
-    one that points outside is left out with a warning.
+    one that points outside is left out with a warning. compare's `stale/` folders (runs set aside) are
+    never read: a results file left un-renamed there is named in a warning, and the current run stays.
     """
     root = results_dir.resolve()
     found: set[Path] = set()
@@ -103,13 +101,33 @@ def find_result_files(results_dir: Path) -> list[Path]:
                                 printable(root))
                     continue
                 path = target
-            if path.is_dir():
+            if path.is_dir() and entry.name == STALE_DIR:
+                warn_stale(path)
+            elif path.is_dir():
                 if path not in seen_dirs:
                     seen_dirs.add(path)
                     pending.append(path)
             elif path.is_file() and re.fullmatch(r"results_.*\.json", path.name):
                 found.add(path)
     return sorted(found)
+
+
+def warn_stale(folder: Path) -> None:
+    """A set-aside folder holding results files that still look current (not renamed *.stale) is said so."""
+    try:
+        kept = sorted(path.name for path in folder.rglob("results_*.json"))
+    except OSError:
+        kept = []
+    if kept:
+        log.warning("skipping %s: compare's folder of runs set aside; %s in it not reported (the current run is)",
+                    printable(folder), printable(", ".join(kept[:3]) + (", ..." if len(kept) > 3 else "")))
+
+
+def old_layout(results: dict) -> bool:
+    """lm-eval 0.3 wrote metrics without a filter ("acc", not "acc,none"): numbers, and no key with a comma."""
+    keys = [key for metrics in results.values() if isinstance(metrics, dict) for key, value in metrics.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    return bool(keys) and not any("," in str(key) for key in keys)
 
 
 def load_run(path: Path, results_dir: Path) -> RunFile | None:
@@ -125,6 +143,10 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         log.warning("skipping %s: no 'results' table, so not an lm-eval results file", printable(path))
+        return None
+    if old_layout(data["results"]):
+        log.warning("skipping %s: lm-eval 0.3's layout (metrics without a filter, e.g. 'acc' for 'acc,none'); "
+                    "rerun with lm-eval 0.4 or later", printable(path))
         return None
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     variant_dir = compare_folder(path)
@@ -352,64 +374,3 @@ def as_number(value) -> float:
         except OverflowError:
             return math.nan
     return math.nan
-
-
-def provenance(tasks: dict[str, TaskResult]) -> tuple[str, str]:
-    """(scorer, data) of the toxicity tasks present; empty when the row has no toxicity task."""
-    scorers, datasets = set(), set()
-    for task in TOXICITY_TASKS:
-        if task not in tasks:
-            continue
-        config = tasks[task].config
-        metadata = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
-        scorers.add(scorer_label(metadata))
-        datasets.add(data_of(config, metadata))
-    return " / ".join(sorted(scorers)), " / ".join(sorted(datasets))
-
-
-def scorer_label(metadata: dict, sha256_digits: int = 12) -> str:
-    """The toxicity scorer as shown: its name, then its weights' file name(s) and sha256 when the run recorded them
-    (aura_eval.harness.tasks), so that two checkpoints under one scorer name never look alike."""
-    name = str(metadata.get(SCORER_KEY) or "unknown")
-    sha256 = str(metadata.get("toxicity_scorer_sha256") or "")
-    if not sha256:
-        return name
-    weights = str(metadata.get("toxicity_scorer_weights") or "")
-    return f"{name} ({weights + ', ' if weights else ''}sha256 {sha256[:sha256_digits]})"
-
-
-def data_of(config: dict, metadata: dict) -> str:
-    """Where the documents came from, without this machine's folders.
-
-    Our tasks record the file they read as `data_source`: shown relative to the run's data folder
-    ("rtp_prompts.jsonl (data_dir)"), or by its file name when it lies elsewhere; a Hub dataset as named.
-    """
-    source, data_dir = metadata.get(DATA_SOURCE_KEY), metadata.get(DATA_DIR_KEY)
-    if source:
-        return shown_data_path(str(source), str(data_dir) if data_dir else None)
-    if data_dir:
-        return f"{path_name(str(data_dir).rstrip('/'))}/ (data_dir)"
-    if config.get("dataset_path"):
-        name = config.get("dataset_name")
-        return f"{config['dataset_path']}/{name}" if name else str(config["dataset_path"])
-    return "unknown"
-
-
-def shown_data_path(source: str, data_dir: str | None) -> str:
-    """`source` relative to `data_dir` when inside it, else its file name; a non-path (Hub) source as is."""
-    if not is_local_path(source):
-        return source
-    if data_dir:
-        inside = relative_inside(source, data_dir)
-        if inside is not None:
-            return f"{inside} (data_dir)"
-    return path_name(source)
-
-
-def relative_inside(path: str, folder: str) -> str | None:
-    """`path` relative to `folder` when it lies inside it (compared as written: the machine may be gone)."""
-    pure = PureWindowsPath if "\\" in path or "\\" in folder else PurePosixPath
-    try:
-        return pure(path).relative_to(pure(folder)).as_posix()
-    except ValueError:
-        return None
