@@ -56,6 +56,7 @@ from aura_eval.harness.scorers.profanity import ProfanityCheckScorer, profanity_
 from aura_eval.harness.scorers.registry import (
     SCORERS,
     ScorerEntry,
+    ScorerRegistry,
     available_scorers,
     check_scorer_name,
     clear_scorer_cache,
@@ -81,7 +82,7 @@ from aura_eval.harness.scorers.settings import device as _device
 __all__ = [
     "BATCH_SIZE_ENV_VAR", "DEFAULT_BATCH_SIZE", "DEFAULT_SCORER", "DETOXIFY_CHECKPOINT_ENV_VAR",
     "DETOXIFY_CONFIG_ENV_VAR", "DETOXIFY_MODEL_CLASSES", "DEVICE_ENV_VAR", "HF_PREFIX", "METADATA_KEY",
-    "NOT_DOWNLOADED", "OFFLINE_HINT", "SCORERS", "SCORER_ENV_VAR", "SHA256_KEY", "TOXIC_LABEL_NAMES", "WEIGHTS_KEY",
+    "NOT_DOWNLOADED", "OFFLINE_HINT", "SCORERS", "SCORER_ENV_VAR", "ScorerRegistry", "SHA256_KEY", "TOXIC_LABEL_NAMES", "WEIGHTS_KEY",
     "DetoxifyScorer", "HFClassifierScorer", "ProfanityCheckScorer", "ScorerEntry", "ScorerIdentity",
     "ScorerLoadError", "ScorerSettingError", "ToxicityScorer", "_batch_size", "_device", "available_scorers",
     "check_scorer_name", "check_scorer_settings", "clear_scorer_cache", "detoxify_cache_path",
