@@ -696,6 +696,8 @@ def test_run_spec_and_results_name_the_same_hf_files(hf_classifier, tmp_path):
     (empty / "config.json").write_text("{}")
     with pytest.raises(ScorerLoadError, match="holds no weight files"):
         scorer_identity(f"hf:{empty}")
+    with pytest.raises(ScorerLoadError, match=r"The classifier folder '.*missing' does not exist"):
+        scorer_identity(f"hf:{tmp_path / 'missing'}#toxic")  # a typo fails before compare sets anything aside
 
 
 def test_a_hub_classifier_not_in_the_cache_is_named_without_asking_the_hub(monkeypatch, tmp_path):

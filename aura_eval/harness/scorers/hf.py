@@ -178,6 +178,9 @@ def hf_identity(spec: str) -> ScorerIdentity:
     """The classifier's weight files as transformers would load them, without loading it: a local folder's,
     or a Hub id's in the HF cache (never asking the Hub); "not downloaded yet" before its first load."""
     target = spec[len(PREFIX) :].partition("#")[0]
+    if target.startswith(("/", "./", "../", "~")) and not Path(target).expanduser().is_dir():
+        raise ScorerLoadError(f"The classifier folder {printable(target)!r} does not exist (a Hub id is "
+                              "<org>/<name>; a local classifier is a folder saved with save_pretrained).")
     try:
         files = hf_weight_files(target, local_only=True)
     except (ScorerLoadError, OSError, ValueError):
