@@ -611,6 +611,7 @@ def test_a_local_scorer_is_recorded_by_folder_name_and_content(tmp_path, fake):
     classifier = tmp_path / "deep" / "my-classifier"
     classifier.mkdir(parents=True)
     (classifier / "config.json").write_text("{}")
+    (classifier / "model.safetensors").write_bytes(b"weights")  # a scorer is named by its weight files
     compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_rtp"], scorer=f"hf:{classifier}#toxic"))
     (record,) = (tmp_path / "out" / "m" / "base").glob("run_*.json")
     scorers = json.loads(record.read_text())["spec"]["scorers"]

@@ -12,7 +12,11 @@ from importlib import resources
 
 import pytest
 
+from aura_eval.demo import comments as demo_comments
+from aura_eval.demo import encyclopedia as demo_encyclopedia
 from aura_eval.demo import generate as dd
+from aura_eval.demo import prompts as demo_prompts
+from aura_eval.demo import text as demo_text
 
 PROFANE = re.compile(r"\b(hell|damn|crap|shit|bullshit|ass|idiot|moron|stupid|loser|dumbass|jackass|garbage)\b", re.I)
 
@@ -146,7 +150,7 @@ def test_write_demo_data(tmp_path):
         doc = row["text"].lower()
         assert not any(t in doc for t in learn_low)
         for s in _sentences(row["text"]):
-            if len(s.split()) >= dd.MIN_WORDS:
+            if len(s.split()) >= demo_text.MIN_WORDS:
                 assert not any(s.lower() in t for t in learn_low), s
 
 
@@ -194,33 +198,33 @@ def _fields(template: str) -> set[str]:
 
 def test_comment_and_prompt_templates_use_known_slots():
     rng = random.Random(0)
-    comments, prompts = dd._templates("comments"), dd._templates("prompts")
-    toxic_slots, nontoxic_slots, prompt_slots = dd._toxic_slots(rng), dd._nontoxic_slots(rng), dd._prompt_slots(rng)
+    comments, prompts = demo_text.template_data("comments"), demo_text.template_data("prompts")
+    toxic_slots, nontoxic_slots, prompt_slots = demo_comments._toxic_slots(rng), demo_comments._nontoxic_slots(rng), demo_prompts._prompt_slots(rng)
     for template in comments["toxic"]["sentences"]:
         assert _fields(template) <= set(toxic_slots), template
-    for template in dd._nontoxic_sentences():
+    for template in demo_text.nontoxic_sentences():
         assert _fields(template) <= set(nontoxic_slots), template
     for rec in prompts["toxic"] + prompts["neutral"]:
         assert _fields(rec["prompt"] + rec["continuation"]) <= set(prompt_slots), rec
         assert rec["continuation"].startswith(" "), rec
     # The groups are for the reader only: flattening keeps every template, in file order.
     groups = comments["nontoxic"]["sentences"]
-    assert list(dd._nontoxic_sentences()) == [s for g in groups.values() for s in g]
+    assert list(demo_text.nontoxic_sentences()) == [s for g in groups.values() for s in g]
 
 
 def test_every_encyclopedia_template_fills():
     rng = random.Random(0)
-    for subject in dd._templates("encyclopedia")["subjects"]:
+    for subject in demo_text.template_data("encyclopedia")["subjects"]:
         values = {"name": "Testford", "year": "1900", "kind": "vole", "group": "rodent", "latin": "Varus telensis"}
         for template in [subject["first"], *subject["more"], *subject["draw_first"].values()]:
-            text = dd._fill(template, rng, subject, values)
+            text = demo_encyclopedia._fill(template, rng, subject, values)
             assert "{" not in text and "}" not in text, (subject["kind"], text)
 
 
 def test_encyclopedia_fill_draws_left_to_right():
     # Same draws as the obvious reference: the fields in reading order, options filled before the pick.
     subject = {"kind": "t", "choices": {"x": ["a", "b", "c"], "y": ["p {int:1..9}", "q"]}}
-    got = dd._fill("{x} {int:10..99} {y} {count:1000..99999}", random.Random(5), subject, {})
+    got = demo_encyclopedia._fill("{x} {int:10..99} {y} {count:1000..99999}", random.Random(5), subject, {})
     ref = random.Random(5)
     x, n, inner = ref.choice(["a", "b", "c"]), ref.randint(10, 99), ref.randint(1, 9)
     y, count = ref.choice([f"p {inner}", "q"]), ref.randint(1000, 99999)
@@ -233,12 +237,28 @@ def test_encyclopedia_fill_draws_left_to_right():
 )
 def test_encyclopedia_template_errors_name_the_field(template, message):
     with pytest.raises(ValueError, match=message):
-        dd._fill(template, random.Random(0), {"kind": "t", "choices": {}}, {})
+        demo_encyclopedia._fill(template, random.Random(0), {"kind": "t", "choices": {}}, {})
 
 
 def test_invalid_template_json_names_the_file(tmp_path, monkeypatch):
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "broken.json").write_text('{"a": [1,\n}', encoding="utf-8")
-    monkeypatch.setattr(dd.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(demo_text.resources, "files", lambda package: tmp_path)
     with pytest.raises(ValueError, match=r"broken\.json: invalid JSON at line 2, column 1"):
-        dd._templates("broken")
+        demo_text.template_data("broken")
+
+
+# sha256 of every file write_demo_data writes at its defaults (seed 0), computed before the generator was split
+# into files of one role and its README moved to templates/data_readme.md; the sample above omits the README.
+WRITTEN_SHA256 = {
+    "README.md": "b915e7a45e9292041a849fc02294cc0d4c77d770b2e8c0cee07f1f7242c18ddc",
+    "learn.csv": "b8d80ac0c1b29a07c5a1d5407c6920a37932d08ec12e0f90be7c3b7857f96e45",
+    "nontoxic.jsonl": "75b85e49a168e091feff4667efb91c63791778b19293f2d84470ffd66c035c03",
+    "rtp_prompts.jsonl": "6d4abb426f8ad7497b690def8546ee2ef6625622da2b010fe7f3419125b36aa7",
+    "toxic.csv": "849313a48852e42940df49f010489a076f49962da532b60d59786a6aa585baec",
+}
+
+
+def test_written_files_are_pinned(tmp_path):
+    paths = dd.write_demo_data(tmp_path, seed=0)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths.values()} == WRITTEN_SHA256

@@ -182,3 +182,92 @@ def test_bad_batch_size_is_an_error(fake_scorer, monkeypatch):
     monkeypatch.setenv("AURA_SCORER_BATCH_SIZE", "zero")
     with pytest.raises(ValueError, match="AURA_SCORER_BATCH_SIZE"):
         scorers._batch_size()
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def test_registry_clashes_and_did_you_mean():
+    from aura_eval.harness.scorers import ScorerEntry, ScorerRegistry
+
+    registry = ScorerRegistry()
+    entry = ScorerEntry(lambda name: FakeScorer())
+    registry.register("alpha-scorer", entry)
+    with pytest.raises(ValueError, match="'alpha-scorer' is already registered"):
+        registry.register("alpha-scorer", ScorerEntry(lambda name: FakeScorer()))
+    registry.register("alpha-scorer", entry, replace=True)
+    registry.register_family("x:", entry, "x:<anything>")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_family("x:", entry, "x:<again>")
+    with pytest.raises(ValueError, match="reserved for the x:<anything> family"):
+        registry.register("x:one", entry)
+    with pytest.raises(ValueError, match="would hide the registered scorer 'alpha-scorer'"):
+        registry.register_family("alpha", entry, "alpha<rest>")
+    with pytest.raises(ValueError) as info:
+        registry.check("alpah-scorer", "AURA_TOXICITY_SCORER")
+    assert str(info.value) == ("AURA_TOXICITY_SCORER: Unknown toxicity scorer 'alpah-scorer'. Did you mean "
+                               "'alpha-scorer'? Valid scorers: alpha-scorer, x:<anything>.")
+    with pytest.raises(ValueError, match="Unknown toxicity scorer 'zzz'. Valid scorers"):  # nothing close: no hint
+        registry.check("zzz")
+    assert registry.check(" x:y ") == "x:y"
+    with pytest.raises(ValueError):
+        registry.check("x:")
+    loaded = registry.load("x:y")
+    assert registry.load("x:y") is loaded and loaded.name == "x:y"
+    assert registry.identity("x:y").spec() == {"name": "x:y"}  # no identity function: the name is all there is
+
+
+def test_the_shipped_registry_suggests_close_names():
+    with pytest.raises(ValueError, match="Did you mean 'detoxify-original'"):
+        check_scorer_name("detoxify-orignal")
+
+
+# ----------------------------------------------------------------------------- every setting, checked without loading
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("AURA_SCORER_DEVICE", "cuda", "AURA_SCORER_DEVICE='cuda' is not a device of this machine; valid here: cpu"),
+        ("AURA_SCORER_DEVICE", "cuda:7", "AURA_SCORER_DEVICE='cuda:7' is not a device"),
+        ("AURA_SCORER_BATCH_SIZE", "-3", "AURA_SCORER_BATCH_SIZE='-3' is not a positive integer"),
+        ("AURA_SCORER_BATCHSIZE", "8", "AURA_SCORER_BATCHSIZE is not a scorer setting (did you mean "
+                                       "AURA_SCORER_BATCH_SIZE?"),
+        ("AURA_TOXICITY_SCORER", "detoxify", "AURA_TOXICITY_SCORER: Unknown toxicity scorer 'detoxify'"),
+        ("AURA_DETOXIFY_CHECKPOINT", "/nonexistent/x.ckpt", "AURA_DETOXIFY_CHECKPOINT=/nonexistent/x.ckpt: no such file"),
+        ("AURA_DETOXIFY_CONFIG_DIR", "/nonexistent/bert", "AURA_DETOXIFY_CONFIG_DIR=/nonexistent/bert: no such folder"),
+    ],
+)
+def test_check_scorer_settings_checks_each_variable_without_loading(variable, value, message, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for entry in ("profanity-check", "detoxify-original"):  # a load would fail this test
+        monkeypatch.setitem(scorers.SCORERS._names, entry, scorers.ScorerEntry(lambda name: pytest.fail("loaded")))
+    monkeypatch.setenv(variable, value)
+    with pytest.raises((ValueError, ScorerLoadError)) as info:
+        scorers.check_scorer_settings()
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_detoxify_files_with_another_scorer_are_refused_before_loading(monkeypatch, tmp_path):
+    monkeypatch.setenv("AURA_DETOXIFY_CHECKPOINT", str(tmp_path / "x.ckpt"))
+    with pytest.raises(ValueError, match="AURA_DETOXIFY_CHECKPOINT is set but the toxicity scorer is 'profanity-check'"):
+        scorers.check_scorer_settings("profanity-check")
+    monkeypatch.setenv("AURA_TOXICITY_SCORER", "profanity-check")
+    with pytest.raises(ValueError, match="is set but the toxicity scorer is 'profanity-check'"):
+        scorers.check_scorer_settings()
+
+
+def test_compare_meets_a_bad_setting_through_the_run_spec(monkeypatch):
+    """runs.identity.scorer_names, which compare calls before it sets anything aside, checks the settings."""
+    import torch
+
+    from aura_eval.runs.identity import scorer_names
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert scorer_names(["aura_rtp"], {"toxicity_scorer": "profanity-check"}) == ["profanity-check"]
+    monkeypatch.setenv("AURA_SCORER_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="AURA_SCORER_DEVICE='cuda'"):
+        scorer_names(["aura_rtp"], {"toxicity_scorer": "profanity-check"})
+    assert scorer_names(["wikitext"], {}) == []  # no toxicity task, no scorer

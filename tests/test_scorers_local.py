@@ -641,3 +641,69 @@ def test_lm_eval_aura_rtp_with_hf_local_dir(tiny_llama, data_dir, hf_classifier,
     results, samples = run_aura_rtp(tiny_llama, tmp_path, AURA_DATA_DIR=str(data_dir), AURA_TOXICITY_SCORER=name)
     sha256 = hashlib.sha256((hf_classifier / "model.safetensors").read_bytes()).hexdigest()
     check_scored_run(results, samples, name, "model.safetensors", sha256, get_scorer(name))
+
+
+# ------------------------------------------------------------------------------- one identity, read twice
+
+
+def test_run_spec_and_results_name_the_same_detoxify_files(detoxify_files, monkeypatch, tmp_path):
+    """runs.identity.scorer_identity (before loading) and the results (after) read one ScorerIdentity."""
+    import torch
+
+    from aura_eval.runs.identity import scorer_identity
+
+    checkpoint, config_dir = detoxify_files
+    use_files(monkeypatch, checkpoint, config_dir)
+    sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert scorer_identity("detoxify-original") == {"name": "detoxify-original", "weights": checkpoint.name,
+                                                    "sha256": sha256}
+    assert scorer_provenance(get_scorer("detoxify-original")) == {"toxicity_scorer_weights": checkpoint.name,
+                                                                  "toxicity_scorer_sha256": sha256}
+    # without AURA_DETOXIFY_CHECKPOINT: torch hub's cache, named before the first download, hashed after it
+    monkeypatch.delenv("AURA_DETOXIFY_CHECKPOINT")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    before = scorer_identity("detoxify-original")
+    assert before == {"name": "detoxify-original", "weights": "toxic_original-c1212f89.ckpt",
+                      "sha256": "not downloaded yet"}
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    shutil.copy(checkpoint, tmp_path / "hub" / "checkpoints" / before["weights"])
+    assert scorer_identity("detoxify-original")["sha256"] == sha256
+    assert scorer_provenance(get_scorer("detoxify-original"))["toxicity_scorer_sha256"] == sha256
+
+
+def test_run_spec_and_results_name_the_same_hf_files(hf_classifier, tmp_path):
+    from transformers import BertForSequenceClassification
+
+    from aura_eval.runs.identity import scorer_identity
+
+    weights = hashlib.sha256((hf_classifier / "model.safetensors").read_bytes()).hexdigest()
+    spec = scorer_identity(f"hf:{hf_classifier}#toxic")
+    assert spec == {"name": f"hf:{hf_classifier.name}#toxic", "weights": "model.safetensors", "sha256": weights}
+    assert scorer_provenance(get_scorer(f"hf:{hf_classifier}#toxic")) == {
+        "toxicity_scorer_weights": spec["weights"], "toxicity_scorer_sha256": spec["sha256"]}
+    # one file set, the weights: a file beside them changes nothing, shards are hashed as one
+    changed = tmp_path / "changed"
+    shutil.copytree(hf_classifier, changed)
+    (changed / "README.txt").write_text("notes")
+    assert scorer_identity(f"hf:{changed}")["sha256"] == weights
+    BertForSequenceClassification.from_pretrained(hf_classifier).save_pretrained(changed, max_shard_size="5KB")
+    (changed / "model.safetensors").unlink()
+    shards = sorted(changed.glob("model-*.safetensors"))
+    assert scorer_identity(f"hf:{changed}") == {"name": "hf:changed", "weights": ",".join(s.name for s in shards),
+                                                "sha256": weights_digest(shards)}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(ScorerLoadError, match="holds no weight files"):
+        scorer_identity(f"hf:{empty}")
+    with pytest.raises(ScorerLoadError, match=r"The classifier folder '.*missing' does not exist"):
+        scorer_identity(f"hf:{tmp_path / 'missing'}#toxic")  # a typo fails before compare sets anything aside
+
+
+def test_a_hub_classifier_not_in_the_cache_is_named_without_asking_the_hub(monkeypatch, tmp_path):
+    from aura_eval.runs.identity import scorer_identity
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert scorer_identity("hf:someone/not-cached") == {"name": "hf:someone/not-cached", "weights": None,
+                                                        "sha256": "not downloaded yet", "hub": "someone/not-cached"}

@@ -59,8 +59,8 @@ class AuraToxicityTask(AuraTask):
     """
 
     def _prepare(self, config: dict[str, Any]) -> None:
-        check_scorer_settings()
         self.scorer_name = resolve_scorer_name(config["metadata"])
+        check_scorer_settings(self.scorer_name)
         config["metadata"][METADATA_KEY] = self.scorer_name
         scorer = get_scorer(self.scorer_name)
         for key in (WEIGHTS_KEY, SHA256_KEY):  # what a user passed in is not what this run used

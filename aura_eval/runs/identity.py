@@ -17,10 +17,8 @@ import yaml
 
 import aura_eval
 from aura_eval.core.files import cached_sha256, sha256_file, sha256_lines
-from aura_eval.core.loading import ModelRef, files_digest, model_digest, model_files
+from aura_eval.core.loading import ModelRef, model_digest
 from aura_eval.core.names import (
-    DETOXIFY_CHECKPOINT_ENV,
-    DETOXIFY_CONFIG_ENV,
     SCORER_KEY,
     ZEROSHOT_GROUP,
 )
@@ -178,51 +176,26 @@ def task_code_digest() -> str:
 
 
 def scorer_names(tasks: Iterable[str], metadata: Mapping[str, Any]) -> list[str]:
-    """The toxicity scorers the tasks will use ($AURA_TOXICITY_SCORER, else metadata, else each task's YAML)."""
-    from aura_eval.harness.scorers import resolve_scorer_name
+    """The toxicity scorers the tasks will use ($AURA_TOXICITY_SCORER, else metadata, else each task's YAML),
+    each with the scorer settings checked for it (harness.scorers.check_scorer_settings; no model loads)."""
+    from aura_eval.harness.scorers import check_scorer_settings, resolve_scorer_name
 
     names = []
     for default in task_inputs(tasks)["scorer_defaults"]:
         merged = {SCORER_KEY: default, **{k: v for k, v in metadata.items() if k == SCORER_KEY and v}}
         name = resolve_scorer_name(merged)
         if name not in names:
+            check_scorer_settings(name)
             names.append(name)
     return names
 
 
 def scorer_identity(name: str) -> dict:
-    """A scorer by name and the digest of its weights (the package version for profanity-check)."""
-    import os
+    """A scorer by its identity (harness.scorers.scorer_identity): its name and one sha256 over its weight
+    files, the same that the results record; the package version for profanity-check."""
+    from aura_eval.harness.scorers import scorer_identity as identity_of
 
-    if name.startswith("detoxify-"):
-        checkpoint = os.environ.get(DETOXIFY_CHECKPOINT_ENV, "").strip()
-        path = Path(checkpoint).expanduser() if checkpoint else detoxify_cache_path(name.removeprefix("detoxify-"))
-        identity = {"name": name, "weights": path.name if path else None,
-                    "sha256": cached_sha256(path) if path and path.is_file() else "not downloaded yet"}
-        config_dir = os.environ.get(DETOXIFY_CONFIG_ENV, "").strip()
-        if config_dir and Path(config_dir).expanduser().is_dir():
-            identity["config_sha256"] = files_digest(model_files(Path(config_dir).expanduser()))
-        return identity
-    if name.startswith("hf:"):
-        model, hash_sign, label = name.removeprefix("hf:").partition("#")
-        if Path(model).expanduser().is_dir():  # a local classifier: by folder name and content, not by path
-            folder = Path(model).expanduser().resolve()
-            return {"name": f"hf:{folder.name}{hash_sign}{label}", "sha256": files_digest(model_files(folder))}
-        return {"name": name, "hub": model, "commit": hub_cached_commit(model)}
-    if name == "profanity-check":
-        return {"name": name, "package": f"alt-profanity-check {package_version('alt-profanity-check')}"}
-    return {"name": name}  # a scorer registered in-process: its name is all there is
-
-
-def detoxify_cache_path(variant: str) -> Path | None:
-    """Where harness.scorers looks for Detoxify's checkpoint: torch hub's cache, under the file name of its URL."""
-    try:
-        import torch
-        from detoxify.detoxify import MODEL_URLS
-    except ImportError:
-        return None
-    url = MODEL_URLS.get(variant)
-    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1] if url else None
+    return identity_of(name).spec()
 
 
 # ----------------------------------------------------------------------------- versions
