@@ -29,13 +29,13 @@ def data(tmp_path) -> Path:
 def no_loading(monkeypatch):
     """Make any model load fail loudly: the checks under test must come first."""
     import aura_eval.cli
-    import aura_eval.core.hooks
+    import aura_eval.core.export
     import aura_eval.core.learn
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("the model was loaded before the bad argument was refused")
 
-    for module in (aura_eval.core.learn, aura_eval.core.hooks, aura_eval.cli):
+    for module in (aura_eval.core.learn, aura_eval.core.export, aura_eval.cli):
         monkeypatch.setattr(module, "load_model", refuse, raising=False)
 
 
