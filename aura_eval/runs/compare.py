@@ -21,8 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, sha256_bytes, sha256_file
-from aura_eval.core.loading import ModelRef, cache_dir, is_inside, model_mismatch
+from aura_eval.core.files import atomic_write, cache_dir, sha256_bytes, sha256_file
+from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
 from aura_eval.core.names import (
     COMPARE_LOG,
     COMPARE_MARKER,
