@@ -209,10 +209,10 @@ def cached_folder(target: Path, build: Callable[[Path], dict], marker: str, what
     problem = entry_problem(target, marker) if target.exists() else None
     if target.exists() and problem is None:
         return target
-    unwritable = _unwritable(target.parent)
-    if unwritable:
+    why = unwritable(target.parent)
+    if why:
         log.warning("aura-eval cache %s cannot be written (%s): %s without the cache (set %s to a writable "
-                    "folder to keep it)", target.parent, unwritable, what, CACHE_ENV)
+                    "folder to keep it)", target.parent, why, what, CACHE_ENV)
         return None
     if problem is not None:
         log.warning("%s: cache entry %s is damaged (%s): building it again", what, target, problem)
@@ -231,7 +231,7 @@ def cached_folder(target: Path, build: Callable[[Path], dict], marker: str, what
     return target
 
 
-def _unwritable(folder: Path) -> str | None:
+def unwritable(folder: Path) -> str | None:
     """Why files cannot be created in `folder` (made when missing), or None. A probe, not `os.access`:
     root passes every permission check, but not a path below a regular file or a read-only mount."""
     try:

@@ -21,9 +21,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, cache_dir, sha256_bytes, sha256_file
+from aura_eval.core.files import atomic_write, cache_dir, sha256_bytes, sha256_file, unwritable
 from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
 from aura_eval.core.names import (
+    CACHE_ENV,
     COMPARE_LOG,
     COMPARE_MARKER,
     FOLDED_VARIANT,
@@ -429,6 +430,8 @@ def check_intervention(variant: Variant, intervention: str | None, dry_run: bool
         raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
     if not dry_run and not Path(intervention).is_file():
         raise FileNotFoundError(f"--intervention {intervention}: no such file (variant {variant.label} needs it)")
+    if variant.folded and not dry_run and (why := unwritable(cache_dir() / "folded")):
+        raise OSError(f"variant {FOLDED} needs a writable aura-eval cache: {cache_dir()} ({why}); set {CACHE_ENV}")
     from aura_eval.core.intervention import Intervention, StateFileError  # torch: only with a state file
 
     try:  # an unreadable state file: the run's own load says what is wrong
