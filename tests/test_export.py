@@ -178,11 +178,12 @@ def test_an_untouched_entry_is_checked_by_size_and_mtime_alone(tiny_gpt2, tmp_pa
 def test_two_concurrent_folded_exports_share_one_entry(tiny_gpt2, tmp_path, gpt2_state, monkeypatch):
     _, state = gpt2_state
     ref, folder = ModelRef.parse(str(tiny_gpt2)), tmp_path / "cache" / "tiny-1"
-    real, both_written = export.fold_into, threading.Barrier(2, timeout=60)
+    real, both_written, one_load = export.fold_into, threading.Barrier(2, timeout=60), threading.Lock()
 
-    def fold_into(*args, **kwargs):  # both writers finish their folder before either renames it
-        folded = real(*args, **kwargs)
-        both_written.wait()
+    def fold_into(*args, **kwargs):
+        with one_load:  # transformers' loading is not thread-safe (it swaps torch's init functions meanwhile)
+            folded = real(*args, **kwargs)
+        both_written.wait()  # both writers finish their folder before either renames it into place
         return folded
 
     monkeypatch.setattr(export, "fold_into", fold_into)
