@@ -143,7 +143,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from aura_eval.core.hooks import export_folded
+    from aura_eval.core.export import export_folded
 
     config = method_config(args)
     iv = export_folded(

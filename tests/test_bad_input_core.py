@@ -29,13 +29,13 @@ def data(tmp_path) -> Path:
 def no_loading(monkeypatch):
     """Make any model load fail loudly: the checks under test must come first."""
     import aura_eval.cli
-    import aura_eval.core.hooks
+    import aura_eval.core.export
     import aura_eval.core.learn
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("the model was loaded before the bad argument was refused")
 
-    for module in (aura_eval.core.learn, aura_eval.core.hooks, aura_eval.cli):
+    for module in (aura_eval.core.learn, aura_eval.core.export, aura_eval.cli):
         monkeypatch.setattr(module, "load_model", refuse, raising=False)
 
 
@@ -214,3 +214,52 @@ def test_transformers_floor_allows_dtype_in_from_pretrained():
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     (floor,) = re.findall(r'^\s*"transformers\s*>=\s*([\d.]+)', pyproject, re.MULTILINE)
     assert tuple(int(x) for x in floor.split(".")) >= (4, 56), floor
+
+
+# -- never into the Hugging Face cache (a Hub model's own files), --overwrite or not --------------------
+@pytest.fixture
+def hub(tmp_path, monkeypatch) -> Path:
+    """A fake Hugging Face cache: $HF_HUB_CACHE/models--org--tiny/snapshots/<sha>/ with a model's files."""
+    hub = tmp_path / "hf" / "hub"
+    snapshot = hub / "models--org--tiny" / "snapshots" / ("a1" * 20)
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"the cached model")
+    (snapshot / "config.json").write_text("{}")
+    (hub / "models--other--model").mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    return hub
+
+
+def snapshot_of(hub: Path) -> Path:
+    return next((hub / "models--org--tiny" / "snapshots").iterdir())
+
+
+def test_learn_never_writes_into_the_hub_cache(capsys, data, hub, no_loading):
+    weights = snapshot_of(hub) / "model.safetensors"
+    for out in (weights, snapshot_of(hub) / "aura.safetensors", hub / "models--org--tiny" / "aura.safetensors",
+                hub / "aura.safetensors"):
+        assert_one_line_error(*run_cli(capsys, *learn_args("org/tiny", data, out, "--overwrite")),
+                              "--out", "Hugging Face cache", "--overwrite does not allow")
+    assert weights.read_bytes() == b"the cached model" and not list(hub.glob("**/aura.safetensors"))
+
+
+@pytest.mark.parametrize("where", ["hub", "repo", "snapshot", "HF_HOME"])
+def test_export_never_writes_in_or_around_the_hub_cache(capsys, tmp_path, hub, no_loading, where, monkeypatch):
+    state = tmp_path / "s.safetensors"
+    state.write_bytes(b"state")
+    out = {"hub": hub, "repo": hub / "models--org--tiny", "snapshot": snapshot_of(hub), "HF_HOME": hub.parent}[where]
+    if where == "HF_HOME":  # found through $HF_HOME/hub too
+        monkeypatch.delenv("HF_HUB_CACHE")
+        monkeypatch.setenv("HF_HOME", str(hub.parent))
+    assert_one_line_error(*run_cli(capsys, *export_args("org/tiny", state, out, "--overwrite")),
+                          "--out", "Hugging Face cache")
+    assert (snapshot_of(hub) / "model.safetensors").read_bytes() == b"the cached model"
+    assert (hub / "models--other--model").is_dir()
+
+
+def test_export_out_a_symlink_to_an_empty_folder(capsys, tmp_path, tiny_gpt2, state):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert run_cli(capsys, *export_args(tiny_gpt2, state, tmp_path / "link"))[0] == 0
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "link" / "aura_intervention.json").is_file()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no .old or .tmp folder left"

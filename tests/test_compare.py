@@ -10,10 +10,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from types import SimpleNamespace
 
 import pytest
 from aura_demo_data import write_data_dir
 
+import aura_eval.core.export as export
 import aura_eval.core.files as files
 from aura_eval.cli import main as cli_main
 from aura_eval.core.loading import ModelRef
@@ -637,9 +639,10 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, fake, capsys):
 def write_checkpoint(calls):
     def write(model, intervention, target):
         calls.append(target)
-        target.mkdir(parents=True)
+        target.mkdir(parents=True, exist_ok=True)
         (target / "config.json").write_text("{}")  # save_pretrained writes this first
         (target / "model.safetensors").write_bytes(b"weights")
+        return SimpleNamespace(variant="aura", summary=dict)  # what export.fold_into returns: the folded intervention
     return write
 
 
@@ -655,32 +658,32 @@ def test_an_interrupted_export_is_not_a_cached_checkpoint(tmp_path, monkeypatch,
     fdir = folded_dir("m", state)
 
     def interrupted(model, intervention, target):
-        target.mkdir(parents=True)
+        target.mkdir(parents=True, exist_ok=True)
         (target / "config.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "_write_folded", interrupted)
+    monkeypatch.setattr(export, "fold_into", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        runner._export_folded(model, str(state), fdir, identity.model_identity(model))
+        export.cached_export(model, str(state), fdir, identity.model_identity(model))
     assert not fdir.exists() and list(fdir.parent.iterdir()) == []
 
     fdir.mkdir(parents=True)  # what an older aura-eval left when interrupted: config.json, no weights
     (fdir / "config.json").write_text("{}")
     calls = []
-    monkeypatch.setattr(runner, "_write_folded", write_checkpoint(calls))
-    runner._export_folded(model, str(state), fdir, identity.model_identity(model))
+    monkeypatch.setattr(export, "fold_into", write_checkpoint(calls))
+    export.cached_export(model, str(state), fdir, identity.model_identity(model))
     assert len(calls) == 1 and (fdir / "model.safetensors").is_file()
     marker = json.loads((fdir / FOLDED_MARKER).read_text())
     assert marker["state"] == {"file": "s.safetensors", "sha256": identity.sha256_file(state)}
     assert str(tmp_path) not in json.dumps(marker)
-    runner._export_folded(model, str(state), fdir, identity.model_identity(model))
+    export.cached_export(model, str(state), fdir, identity.model_identity(model))
     assert len(calls) == 1  # complete: reused
 
 
 def test_the_folded_checkpoint_is_exported_once_and_force_leaves_the_cache_alone(tmp_path, monkeypatch, fake, state,
                                                                                 capsys):
     calls = []
-    monkeypatch.setattr(runner, "_write_folded", write_checkpoint(calls))
+    monkeypatch.setattr(export, "fold_into", write_checkpoint(calls))
     compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"]))
     fdir = folded_dir("m", state)
     assert len(calls) == 1 and (fdir / FOLDED_MARKER).is_file()

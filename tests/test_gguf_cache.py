@@ -77,3 +77,50 @@ def test_save_plain_writes_a_gguf_loaded_model_as_a_plain_checkpoint(tiny_llama,
     ids = torch.tensor([[1, 5, 9, 3]])
     again = AutoModelForCausalLM.from_pretrained(tmp_path / "plain")
     assert torch.equal(again(ids).logits, lm(ids).logits)
+
+
+def test_a_copy_scaled_in_place_is_named_and_rebuilt_once(fake_gguf, caplog):
+    """Weights scaled x3 in place keep their size: the recorded sha256 finds it (the later mtime says to look)."""
+    import logging
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    folder, calls = fake_gguf
+    ref = ModelRef.parse(str(folder / "m.gguf"))
+    copy = dequantized_gguf(ref)
+    weights = copy / "model.safetensors"
+    good = weights.read_bytes()
+    save_file({k: v * 3 for k, v in load_file(weights).items()}, str(weights), metadata={"format": "pt"})
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert weights.stat().st_size == len(good) and weights.read_bytes() != good
+    with caplog.at_level(logging.WARNING):
+        assert dequantized_gguf(ref) == copy
+    said = " | ".join(r.getMessage() for r in caplog.records)
+    assert "m.gguf" in said and str(copy) in said and "sha256 differs" in said and "built again" in said
+    assert len(calls) == 2 and weights.read_bytes() == good
+    caplog.clear()
+    assert dequantized_gguf(ref) == copy and len(calls) == 2 and not caplog.records
+
+
+def test_a_partly_deleted_copy_or_one_without_its_marker_is_rebuilt(fake_gguf):
+    folder, calls = fake_gguf
+    ref = ModelRef.parse(str(folder / "m.gguf"))
+    copy = dequantized_gguf(ref)
+    (copy / "config.json").unlink()
+    assert dequantized_gguf(ref) == copy and (copy / "config.json").is_file() and len(calls) == 2
+    (copy / DEQUANTIZED_MARKER).unlink()
+    assert dequantized_gguf(ref) == copy and (copy / DEQUANTIZED_MARKER).is_file() and len(calls) == 3
+
+
+def test_an_unwritable_cache_loads_the_gguf_file_itself(fake_gguf, tmp_path, monkeypatch, caplog):
+    """A cache path below a regular file cannot be written, by root either (chmod would not stop root)."""
+    import logging
+
+    folder, calls = fake_gguf
+    (tmp_path / "plain-file").write_text("")
+    monkeypatch.setenv("AURA_EVAL_CACHE", str(tmp_path / "plain-file" / "cache"))
+    with caplog.at_level(logging.WARNING):
+        assert dequantized_gguf(ModelRef.parse(str(folder / "m.gguf"))) is None
+    assert calls == [] and any("cannot be written" in r.getMessage() for r in caplog.records)

@@ -7,23 +7,13 @@ weights and biases so the result is a plain checkpoint any engine can serve. Bot
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from aura_eval.core.config import InterventionConfig
-from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model, save_plain
-from aura_eval.core.names import FOLDED_MARKER  # written into every exported checkpoint
 
 
 class AlphaHook:
@@ -191,90 +181,3 @@ def apply_folded(model: nn.Module, intervention: Intervention, keep_original: bo
         folded[name] = (module, dim, rows, *(saved if keep_original else (None, None)))
     hooked = apply(model, replace(intervention, auroc={n: intervention.auroc[n] for n in rest}, alphas=rest))
     return AppliedIntervention(folded, hooked, keep_original)
-
-
-# -- exporting a folded checkpoint ---------------------------------------------------------------
-
-
-def check_export_out(out: str | Path, model: ModelRef, state_file: str | Path, overwrite: bool = False) -> Path:
-    """Refuse, before the model is loaded, an export that could destroy or double-fold weights: `out`
-    may be neither a file, nor the source model folder (or inside it, or holding it), nor a folder holding
-    the state file; a non-empty folder needs `overwrite`. A source that is itself a folded checkpoint is
-    refused, so alphas can never be folded in twice."""
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; export writes a checkpoint folder: give a new or empty folder")
-    source = model.local_dir
-    if source is not None and (is_inside(out, source) or is_inside(source, out)):
-        raise ValueError(
-            f"--out {out} is, holds or lies inside the source model folder {source}: export never writes over its "
-            "own input (--overwrite does not allow this); choose another folder"
-        )
-    if source is not None and (source / FOLDED_MARKER).is_file():
-        raise ValueError(
-            f"--model {source} is already a folded checkpoint ({FOLDED_MARKER}); export from the original model, "
-            "so that the alphas are folded in once"
-        )
-    if is_inside(state_file, out):
-        raise ValueError(f"--out {out} holds the state file {state_file}; choose another folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"--out {out} is a non-empty folder; pass --overwrite to replace it, or choose a new folder")
-    check_can_create(out, "--out")
-    return out
-
-
-def replace_folder(out: Path, write: Callable[[Path], None]) -> Path:
-    """Run `write(tmp)` on a new hidden sibling folder, then rename it to `out` (moving an old `out`
-    aside first and deleting it last): an interrupted export never leaves a half-written checkpoint."""
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.{secrets.token_hex(4)}.old")
-            os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
-def export_folded(
-    model: ModelRef,
-    state_file: str | Path,
-    out: str | Path,
-    config: InterventionConfig | None = None,
-    overwrite: bool = False,
-    **load_kwargs,
-) -> Intervention:
-    """Fold the intervention in `state_file` (re-derived under `config` when given) into `model`'s weights
-    and save a plain checkpoint at `out`, with `aura_intervention.json` describing what was folded."""
-    out = check_export_out(out, model, state_file, overwrite)
-    lm, tokenizer = load_model(model, device="cpu", **load_kwargs)
-    intervention = Intervention.load(state_file, model=lm)
-    if config is not None:
-        intervention = intervention.with_config(config)
-    fold(lm, intervention)
-    marker = {
-        "variant": intervention.variant,
-        "state_file": Path(state_file).name,  # by name and content: no path of this machine
-        "state_file_sha256": sha256_file(state_file),
-        **intervention.summary(),
-    }
-
-    def write(folder: Path) -> None:
-        save_plain(lm, tokenizer, folder)
-        (folder / FOLDED_MARKER).write_text(json.dumps(marker, indent=2))
-
-    replace_folder(out, write)
-    return intervention

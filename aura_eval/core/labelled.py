@@ -5,7 +5,8 @@ a Hub dataset id. The text and label columns are found among `TEXT_COLUMNS` and 
 explicitly), and every label goes through `parse_label`: 1 = toxic, 0 = non-toxic, and a toxicity score in
 [0, 1] counts as toxic from 0.5 on. Learning (`load_labelled`) and toxic perplexity
 (`aura_eval.harness.taskdata.load_toxic`) therefore see the same positives in the same file. Every error
-names the file, the line (or record) and the field, and says what would be valid.
+names the file, the line (or record) and the field, and says what would be valid. A text may hold at most
+`MAX_TEXT_CHARS` characters, in every format (a longer one is refused, never cut silently).
 
 The paper samples a balanced set from Jigsaw 2018; `balanced_sample` does the same for any source.
 """
@@ -34,6 +35,7 @@ NONTOXIC_WORDS = ("0", "false", "non-toxic", "nontoxic", "no")
 TOXIC_THRESHOLD = 0.5
 LABEL_RULE = "0/1, true/false, toxic/non-toxic, yes/no, or a toxicity score in [0, 1] (>= 0.5 is toxic)"
 FILE_TYPES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+MAX_TEXT_CHARS = 1_000_000  # per text, in every format: a longer cell is refused (a sentence is ~10-1,000)
 
 
 class DataFileError(ValueError):
@@ -108,6 +110,8 @@ def read_csv(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict]]:
     text = read_text(path)
     if not text.strip():
         raise _empty_file(path, "a header line naming the columns (e.g. text,label), then one row per line")
+    # csv's own field limit (128 KB by default) would refuse before the one limit of every format below
+    csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_TEXT_CHARS))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader)
     duplicated = sorted({c for c in header if header.count(c) > 1})
@@ -223,6 +227,9 @@ def labelled_rows(
             if field not in record:
                 raise DataFileError(f"{where}: no field {field!r} (the first record has it); its fields are {list(record)}.")
         text = _text_of(record[text_col])
+        if len(text) > MAX_TEXT_CHARS:
+            raise DataFileError(f"{where}: field {text_col!r} holds {len(text):,} characters, more than the "
+                                f"{MAX_TEXT_CHARS:,} a text may have; shorten or drop it.")
         if not text.strip():  # nothing to learn from or to score
             continue
         label = parse_label(record[label_col], where, label_col)

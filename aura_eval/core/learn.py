@@ -14,7 +14,14 @@ from aura_eval.core.config import InterventionConfig
 from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
-from aura_eval.core.loading import ModelRef, check_can_create, is_inside, load_model, model_digest
+from aura_eval.core.loading import (
+    ModelRef,
+    check_can_create,
+    check_not_in_hub_cache,
+    is_inside,
+    load_model,
+    model_digest,
+)
 from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
@@ -50,6 +57,25 @@ def fit_max_length(max_length: int | None, model, tokenizer=None) -> int | None:
     return context
 
 
+def char_cap(tokenizer, max_length: int | None) -> int | None:
+    """How many characters of a text the first `max_length` tokens can cover, with room to spare: a token
+    stands for at most its longest vocabulary entry's characters (byte-level and SentencePiece vocabularies
+    spell each byte or character of the text as at least one character), times 4 for normalisers that merge
+    characters, plus 2 tokens of specials. None (no cap) without a max length or a vocabulary."""
+    try:
+        longest = max(map(len, tokenizer.get_vocab()), default=0)
+    except (AttributeError, NotImplementedError, TypeError):
+        return None
+    return 4 * longest * (max_length + 2) if max_length is not None and longest else None
+
+
+def capped_texts(texts: list[str], tokenizer, max_length: int | None) -> list[str]:
+    """`texts` cut to `char_cap` characters before tokenising, so the tokenizer never sees a megabyte of text
+    that truncation would drop anyway (the tokens kept are the same)."""
+    cap = char_cap(tokenizer, max_length)
+    return texts if cap is None else [text[:cap] for text in texts]
+
+
 def learn_from_model(
     model,
     tokenizer,
@@ -67,11 +93,15 @@ def learn_from_model(
     n_toxic = sum(labels)
     if n_toxic == 0 or n_toxic == len(labels):
         raise ValueError(f"AurA needs both classes; got {n_toxic} toxic and {len(labels) - n_toxic} non-toxic sentences")
+    if min(n_toxic, len(labels) - n_toxic) == 1:
+        log.warning("learning from %d toxic and %d non-toxic sentences: with one sentence in a class every AUROC "
+                    "is 0, 0.5 or 1, so the experts are chance; give more sentences", n_toxic, len(labels) - n_toxic)
     max_length = fit_max_length(max_length, model, tokenizer)
+    texts = capped_texts([t for t, _ in rows], tokenizer, max_length)
     patterns = parse_patterns(modules) or preset_for(model)
     hooked = resolve_modules(model, patterns)
     t0 = time.perf_counter()
-    responses = collect_responses(model, tokenizer, [t for t, _ in rows], hooked, pooling, batch_size, max_length, progress)
+    responses = collect_responses(model, tokenizer, texts, hooked, pooling, batch_size, max_length, progress)
     t1 = time.perf_counter()
     scores = compute_auroc(responses, torch.tensor(labels))
     t2 = time.perf_counter()
@@ -94,7 +124,8 @@ def learn_from_model(
 def check_state_out(out: str | Path, model: ModelRef, data: str, overwrite: bool = False) -> Path:
     """Refuse, before any data or model is loaded, an output that would destroy something: an existing
     file (unless `overwrite`), and, even with `overwrite`, a path inside the local model folder (a new
-    `model.safetensors` there would replace the model's weights), a GGUF model file, or the learning data."""
+    `model.safetensors` there would replace the model's weights) or the Hugging Face cache (a Hub model's
+    own files), a GGUF model file, or the learning data."""
     out = Path(out).expanduser()
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give the state file's path, e.g. {out / 'aura.safetensors'}")
@@ -108,6 +139,7 @@ def check_state_out(out: str | Path, model: ModelRef, data: str, overwrite: bool
             f"--out {out} is inside the model folder {model_dir}: it could replace the model's own files; "
             "write the state file outside it (--overwrite does not allow this)"
         )
+    check_not_in_hub_cache(out)
     if Path(data).expanduser().exists() and is_inside(out, data):
         raise ValueError(f"--out {out} is the learning data {data}; write the state file elsewhere (--overwrite does not allow this)")
     if out.exists() and not overwrite:

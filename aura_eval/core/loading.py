@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aura_eval.core.names import CACHE_ENV
+from aura_eval.core.files import cache_dir, cached_folder, cached_sha256, sha256_lines
+from aura_eval.core.names import DEQUANTIZED_MARKER, STRICT_MODEL_ENV
 
-
-def cache_dir() -> Path:
-    """aura-eval's cache (fetched models, folded checkpoints): $AURA_EVAL_CACHE or ~/.cache/aura-eval."""
-    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "aura-eval"))
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,6 @@ def model_files(folder: Path) -> list[Path]:
 def files_digest(files: list[Path]) -> str:
     """One file: its sha256; several: sha256 of their "<sha256>  <name>" lines (each file hashed once per
     size and mtime, see core.files.cached_sha256)."""
-    from aura_eval.core.files import cached_sha256, sha256_lines
-
     files = list(files)
     if len(files) == 1:
         return cached_sha256(files[0])
@@ -118,6 +114,26 @@ def check_can_create(path: str | Path, what: str) -> None:
         raise ValueError(f"{what} {path}: cannot create folder {parent} (no write permission in {existing})")
 
 
+def hub_cache_dirs() -> list[Path]:
+    """Where huggingface_hub keeps the models it downloads: $HF_HUB_CACHE (or the older
+    $HUGGINGFACE_HUB_CACHE), $HF_HOME/hub, and the folder huggingface_hub settled on when it was imported."""
+    from huggingface_hub import constants
+
+    found = [os.environ.get("HF_HUB_CACHE"), os.environ.get("HUGGINGFACE_HUB_CACHE"),
+             os.environ.get("HF_HOME") and str(Path(os.environ["HF_HOME"]) / "hub"), constants.HF_HUB_CACHE]
+    return list(dict.fromkeys(Path(p).expanduser().resolve() for p in found if p))
+
+
+def check_not_in_hub_cache(out: str | Path, what: str = "--out") -> None:
+    """Refuse `out` inside the Hugging Face cache (a Hub model's snapshot, its repo folder, `hub/` itself)
+    or holding it: those are models' own files, shared by every program of this machine."""
+    for hub in hub_cache_dirs():
+        if is_inside(out, hub) or is_inside(hub, out):
+            raise ValueError(f"{what} {out} is, holds or lies inside the Hugging Face cache {hub} (downloaded "
+                             "models' own files): aura-eval never writes there (--overwrite does not allow this); "
+                             "choose another path")
+
+
 def load_model(
     model: str | ModelRef,
     dtype: str = "auto",
@@ -151,7 +167,6 @@ def load_model(
 
 
 # -- GGUF files de-quantised once ------------------------------------------------------------------
-DEQUANTIZED_MARKER = "aura_gguf_source.json"
 
 
 def save_plain(lm, tokenizer, folder: str | Path) -> None:
@@ -168,14 +183,13 @@ def save_plain(lm, tokenizer, folder: str | Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path:
+def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path | None:
     """A local folder holding the GGUF model `ref` de-quantised (float32 safetensors, config, tokenizer), made
     once and then reused: transformers de-quantises a GGUF file on every load (about 18 s for SmolLM2-135M
     on 2 cores), loading safetensors takes a fraction of that. Kept in `cache_dir()/gguf-dequantized/`,
-    keyed by the GGUF file's sha256 and the transformers version that de-quantised it; written to a
-    temporary folder and renamed, so a concurrent or interrupted writer never leaves a half folder."""
-    import json
-
+    keyed by the GGUF file's sha256 and the transformers version that de-quantised it, and verified on
+    every use (see `core.files.cached_folder`: a damaged copy is built again, concurrent writers are safe).
+    None, with a warning, when the cache cannot be written: the caller loads the GGUF file itself."""
     import transformers
 
     if not ref.gguf_file:
@@ -183,24 +197,30 @@ def dequantized_gguf(ref: ModelRef, trust_remote_code: bool = False) -> Path:
     gguf = Path(ref.source) / ref.gguf_file
     if not gguf.is_file():
         raise FileNotFoundError(f"No GGUF file {ref.gguf_file} in {ref.source}")
-    from aura_eval.core.files import cached_sha256
-
     digest = cached_sha256(gguf)  # hashed once per size and mtime
     target = cache_dir() / "gguf-dequantized" / f"{digest[:16]}-transformers-{transformers.__version__}"
-    if (target / DEQUANTIZED_MARKER).is_file():
-        return target
-    lm, tokenizer = load_model(ref, dtype="float32", device="cpu", trust_remote_code=trust_remote_code)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        save_plain(lm, tokenizer, partial)
-        marker = {"gguf_file": str(gguf.resolve()), "sha256": digest, "transformers": transformers.__version__}
-        (partial / DEQUANTIZED_MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-        try:
-            os.rename(partial, target)
-        except OSError:  # another process finished first: use its folder
-            if not (target / DEQUANTIZED_MARKER).is_file():
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return target
+
+    def build(folder: Path) -> dict:
+        lm, tokenizer = load_model(ref, dtype="float32", device="cpu", trust_remote_code=trust_remote_code)
+        save_plain(lm, tokenizer, folder)
+        return {"gguf_file": gguf.name, "sha256": digest, "transformers": transformers.__version__}
+
+    return cached_folder(target, build, DEQUANTIZED_MARKER, f"the de-quantised copy of {gguf.name}")
+
+
+# -- what a state file was learned on ----------------------------------------------------------------
+def model_mismatch(meta: dict, ref: ModelRef, state_name: str) -> str | None:
+    """A one-line warning when the state file's header records a `model_sha256` (learned on a local model
+    or GGUF file) other than the content digest of `ref`, else None (equal, or either is a Hub id).
+    With $AURA_EVAL_STRICT_MODEL=1 the mismatch is refused (ValueError) instead."""
+    recorded = meta.get("model_sha256")
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    digest = model_digest(ref)
+    if digest is None or digest == recorded:
+        return None
+    message = (f"{state_name} was learned on {meta.get('model_name')!r} (sha256 {recorded[:16]}), but the model "
+               f"evaluated is {ref.name!r} (sha256 {digest[:16]}): its AUROCs belong to other weights")
+    if os.environ.get(STRICT_MODEL_ENV, "").strip().lower() in ("1", "true", "yes"):
+        raise ValueError(f"{message}; refused ({STRICT_MODEL_ENV}={os.environ[STRICT_MODEL_ENV]})")
+    return message

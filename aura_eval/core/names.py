@@ -55,6 +55,7 @@ SCORER_BATCH_SIZE_ENV = "AURA_SCORER_BATCH_SIZE"
 DETOXIFY_CHECKPOINT_ENV = "AURA_DETOXIFY_CHECKPOINT"
 DETOXIFY_CONFIG_ENV = "AURA_DETOXIFY_CONFIG_DIR"
 CACHE_ENV = "AURA_EVAL_CACHE"
+STRICT_MODEL_ENV = "AURA_EVAL_STRICT_MODEL"  # 1: refuse a state file learned on other weights (else a warning)
 NO_REGISTRATION_ENV = "AURA_EVAL_NO_LM_EVAL_HOOK"  # switches off the lm-eval registration at start-up
 
 # -- files aura-eval writes ------------------------------------------------------------------------
@@ -63,4 +64,5 @@ COMPARE_LOG = "lm_eval.log"
 COMPARE_LOCK = "compare.lock"
 RUN_RECORD_PREFIX = "run_"  # run_<date>.json beside lm-eval's results_<date>.json
 STALE_DIR = "stale"
-FOLDED_MARKER = "aura_intervention.json"  # written last into every folded checkpoint: what was folded
+FOLDED_MARKER = "aura_intervention.json"  # written last into every folded checkpoint: what was folded, its files
+DEQUANTIZED_MARKER = "aura_gguf_source.json"  # written last into every de-quantised GGUF copy in the cache

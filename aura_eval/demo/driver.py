@@ -17,9 +17,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write
+from aura_eval.core.files import atomic_write, cache_dir
 from aura_eval.core.learn import learn
-from aura_eval.core.loading import ModelRef, cache_dir
+from aura_eval.core.loading import ModelRef
 from aura_eval.demo.generate import write_demo_data
 from aura_eval.report.leaderboard import build_report
 from aura_eval.runs.compare import compare, safe_name

@@ -29,7 +29,7 @@ from aura_eval.core.config import InterventionConfig
 from aura_eval.core.files import sha256_file
 from aura_eval.core.hooks import AppliedIntervention, apply, apply_folded
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.loading import ModelRef, dequantized_gguf
+from aura_eval.core.loading import ModelRef, dequantized_gguf, model_mismatch
 from aura_eval.core.names import BASE_VARIANT, LM_EVAL_MODEL
 from aura_eval.harness.sampling import SharedPrefill, inverse_cdf_draws
 
@@ -116,15 +116,18 @@ class AuraLM(HFLM):
             loaded = Intervention.load(path)
             if config is not None:
                 loaded = loaded.with_config(config)
+            if isinstance(pretrained, str) and (mismatch := model_mismatch(loaded.meta, ModelRef.parse(pretrained, kwargs.get("gguf_file")), path.name)):
+                log.warning("aura-hf: %s", mismatch)
         join_cpu_processes(kwargs.get("device"), bool(kwargs.get("parallelize")))
         self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
         self.gguf_dequantized = None
         gguf_file = kwargs.get("gguf_file")
         if gguf_cache and gguf_file and isinstance(pretrained, str) and (Path(pretrained) / gguf_file).is_file():
             # de-quantised once, then loaded as safetensors (the same weights, a fraction of the time)
-            pretrained = str(dequantized_gguf(ModelRef.parse(pretrained, gguf_file), bool(kwargs.get("trust_remote_code"))))
-            kwargs = {k: v for k, v in kwargs.items() if k != "gguf_file"}
-            self.gguf_dequantized = pretrained
+            cached = dequantized_gguf(ModelRef.parse(pretrained, gguf_file), bool(kwargs.get("trust_remote_code")))
+            if cached is not None:  # None: an unwritable cache (warned), the GGUF file loads as it is
+                pretrained = self.gguf_dequantized = str(cached)
+                kwargs = {k: v for k, v in kwargs.items() if k != "gguf_file"}
         super().__init__(pretrained=pretrained, **kwargs)
         accelerator = getattr(self, "accelerator", None)
         if accelerator is not None and accelerator.num_processes > 1 and self._world_size == 1 and not kwargs.get("parallelize"):

@@ -21,12 +21,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, sha256_bytes, sha256_file
-from aura_eval.core.loading import ModelRef, cache_dir, is_inside
+from aura_eval.core.files import atomic_write, cache_dir, sha256_bytes, sha256_file, unwritable
+from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
 from aura_eval.core.names import (
+    CACHE_ENV,
     COMPARE_LOG,
     COMPARE_MARKER,
-    FOLDED_MARKER,
     FOLDED_VARIANT,
     PPL_PREFIX,
     RUN_RECORD_PREFIX,
@@ -34,7 +34,7 @@ from aura_eval.core.names import (
 )
 from aura_eval.harness import tasks_dir
 from aura_eval.runs import identity
-from aura_eval.runs.process import FolderLock, alive, error_line, run_child
+from aura_eval.runs.process import FolderLock, error_line, run_child
 from aura_eval.runs.spec import (
     EvalOptions,
     Placement,
@@ -309,7 +309,7 @@ def compare(
     model_dir = out / safe_name(model.name, "--model-name")
     folders = []
     for variant in parsed:  # every refusal before the first minute of work
-        check_intervention(variant, intervention, options.dry_run)
+        check_intervention(variant, intervention, options.dry_run, model)
         vdir = model_dir / safe_name(variant.label, "variant")
         if not is_inside(vdir, out):
             raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
@@ -401,7 +401,10 @@ def settle_and_run(label: str, variant: Variant, part_of, vdir: Path, fdir: Path
         say(label, f"done already ({vdir}), every part reused; --force reruns it")
         return
     if fdir is not None and not dry_run:
-        _export_folded(shared.model, intervention, fdir, shared.model_id)
+        from aura_eval.core.export import cached_export  # torch: only when a folded variant runs
+
+        if cached_export(shared.model, intervention, fdir, shared.model_id) is None:
+            raise OSError(f"{label}: the folded checkpoint needs a writable aura-eval cache ({fdir.parent})")
     for part in todo:
         say(label, part.command)
         if not dry_run:
@@ -420,13 +423,23 @@ def current_tasks(run: PastRun, part_of) -> list[str] | None:
         return None
 
 
-def check_intervention(variant: Variant, intervention: str | None, dry_run: bool) -> None:
+def check_intervention(variant: Variant, intervention: str | None, dry_run: bool, model: ModelRef | None = None) -> None:
     if not variant.needs_state:
         return
     if not intervention:
         raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
     if not dry_run and not Path(intervention).is_file():
         raise FileNotFoundError(f"--intervention {intervention}: no such file (variant {variant.label} needs it)")
+    if variant.folded and not dry_run and (why := unwritable(cache_dir() / "folded")):
+        raise OSError(f"variant {FOLDED} needs a writable aura-eval cache: {cache_dir()} ({why}); set {CACHE_ENV}")
+    from aura_eval.core.intervention import Intervention, StateFileError  # torch: only with a state file
+
+    try:  # an unreadable state file: the run's own load says what is wrong
+        meta = Intervention.load(intervention).meta if model is not None and Path(intervention).is_file() else {}
+    except StateFileError:
+        meta = {}
+    if mismatch := model_mismatch(meta, model, Path(intervention).name):
+        say(variant.label, f"warning: {mismatch}")
 
 
 def compare_files(vdir: Path) -> list[Path]:
@@ -512,41 +525,3 @@ def folded_cache(model: ModelRef, model_id: dict, state: dict | None, versions: 
     key = json.dumps({"model": model_id, "state_sha256": (state or {}).get("sha256"), "versions": versions},
                      sort_keys=True).encode()
     return cache_dir() / "folded" / f"{safe_name(model.name, '--model-name')}-{sha256_bytes(key)[:12]}"
-
-
-def _export_folded(model: ModelRef, intervention: str, folded_dir: Path, model_id: dict) -> None:
-    """Export into a temporary folder and rename it when complete: a folder without the marker is unfinished."""
-    if (folded_dir / FOLDED_MARKER).is_file():
-        return
-    if folded_dir.exists():
-        say(FOLDED, f"{folded_dir} has no {FOLDED_MARKER} (an interrupted export): exporting again")
-        shutil.rmtree(folded_dir)
-    _remove_dead_partials(folded_dir)
-    partial = folded_dir.with_name(f"{folded_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        _write_folded(model, intervention, partial)
-        marker = {"variant": "aura", "model": model_id, "state": identity.state_identity(intervention)}
-        atomic_write(partial / FOLDED_MARKER, (json.dumps(marker, indent=1, sort_keys=True) + "\n").encode())
-        partial.rename(folded_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-
-
-def _remove_dead_partials(folded_dir: Path) -> None:
-    """Exports killed before they could clean up leave <name>.partial-<pid>: remove those of dead processes."""
-    for partial in folded_dir.parent.glob(f"{folded_dir.name}.partial-*"):
-        pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not alive(int(pid)):
-            shutil.rmtree(partial, ignore_errors=True)
-
-
-def _write_folded(model: ModelRef, intervention: str, target: Path) -> None:
-    from aura_eval.core.hooks import fold
-    from aura_eval.core.intervention import Intervention
-    from aura_eval.core.loading import load_model, save_plain
-
-    lm, tokenizer = load_model(model, device="cpu", revision=model.revision)
-    fold(lm, Intervention.load(intervention, model=lm))
-    save_plain(lm, tokenizer, target)
