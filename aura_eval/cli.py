@@ -56,11 +56,15 @@ def unit_float(text: str) -> float:
     return _checked(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 
 
-def lm_eval_limit(text: str) -> float | int:
-    """lm-eval --limit: a whole number >= 1 (documents per task) or a fraction in (0, 1) of them."""
-    value = _checked(text, float, lambda v: (0 < v < 1) or (1 <= v < float("inf") and v.is_integer()),
-                     "a whole number >= 1 (documents per task) or a fraction in (0, 1)")
-    return value if value < 1 else int(value)
+def limit_arg(text: str) -> float | int:
+    """--limit through runs.spec.check_limit (the one rule), as argparse's one-line "must be ..." error."""
+    from aura_eval.runs.spec import check_limit
+
+    try:
+        return check_limit(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number >= 1 (documents per task) or a fraction in (0, 1), "
+                                         f"got {text!r}") from None
 
 
 def lm_eval_batch_size(text: str) -> str:
@@ -176,7 +180,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, detoxify-multilingual, "
                    "profanity-check, hf:<model>")
-    p.add_argument("--limit", type=lm_eval_limit, help="lm-eval --limit: a whole number of documents per task, or a "
+    p.add_argument("--limit", type=limit_arg, help="lm-eval --limit: a whole number of documents per task, or a "
                    "fraction in (0, 1) of them")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="batch size of the perplexity windows (default 4: full-length windows x "

@@ -21,7 +21,7 @@ from aura_eval.core.names import COMPARE_LOCK, FOLDED_MARKER
 from aura_eval.harness import tasks_dir
 from aura_eval.report.results import find_result_files, load_run, merge_runs
 from aura_eval.runs import compare as runner
-from aura_eval.runs import identity
+from aura_eval.runs import identity, layout
 from aura_eval.runs.compare import compare
 from aura_eval.runs.process import FolderLock, error_line
 from aura_eval.runs.spec import RESERVED_MODEL_ARGS, EvalOptions, Variant
@@ -101,18 +101,34 @@ def fake(monkeypatch, tmp_path):
     return lm_eval
 
 
-@pytest.fixture
-def state(tmp_path):
-    path = tmp_path / "s.safetensors"
-    path.write_bytes(b"learned state, version 1")
+TINY_MODULE, TINY_UNITS = "model.layers.0.mlp.up_proj", 16  # of the local_model fixture's config
+
+
+def write_state(path, seed: int = 1, units: int = TINY_UNITS):
+    """A real (tiny) state file: compare reads and checks it before anything runs."""
+    import torch
+
+    from aura_eval.core.intervention import Intervention
+
+    auroc = {TINY_MODULE: torch.rand(units, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)}
+    fingerprint = {"architecture": "LlamaForCausalLM", "model_type": "llama", "module_widths": {TINY_MODULE: units}}
+    Intervention.from_auroc(auroc, meta={"fingerprint": fingerprint, "model_name": "tiny"}).save(path)
     return path
 
 
 @pytest.fixture
+def state(tmp_path):
+    return write_state(tmp_path / "s.safetensors")
+
+
+@pytest.fixture
 def local_model(tmp_path):
+    from transformers import LlamaConfig
+
     folder = tmp_path / "models" / "tiny"
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
+    LlamaConfig(vocab_size=32, hidden_size=8, intermediate_size=TINY_UNITS, num_hidden_layers=1, num_attention_heads=2,
+                num_key_value_heads=2).save_pretrained(folder)
     (folder / "model.safetensors").write_bytes(b"weights v1")
     return folder
 
@@ -318,7 +334,7 @@ def test_a_large_model_is_hashed_once(tmp_path, fake, local_model, monkeypatch):
 
 def test_a_changed_state_file_reruns(tmp_path, fake, state, capsys):
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
-    state.write_bytes(b"learned state, version 2")
+    write_state(state, seed=2)
     capsys.readouterr()
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
     assert rerun_lines(capsys, "aura") == ["[compare] aura: rerunning aura_rtp: s.safetensors content changed"]
@@ -335,7 +351,7 @@ def test_a_changed_task_yaml_reruns(tmp_path, fake, monkeypatch, capsys):
     capsys.readouterr()
     compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
     assert rerun_lines(capsys, "base") == [
-        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or the harness code)"]
+        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or aura-eval's code)"]
 
 
 def test_changed_scorer_weights_rerun(tmp_path, fake, monkeypatch, capsys):
@@ -397,19 +413,19 @@ def test_half_finished_variant_runs_only_the_missing_part(tmp_path, fake, capsys
     assert len(out) == 2 and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
 
 
-def test_a_variant_runs_as_one_process_with_the_windows_own_batch_size(tmp_path, fake, capsys):
-    compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True))
+def test_a_variant_runs_as_one_process_with_the_windows_own_batch_size(tmp_path, fake, state, capsys):
+    compare("m", str(state), ["aura"], tmp_path, options(dry_run=True))
     (out,) = lines(capsys, "aura")
     assert ",rolling_batch_size=4 " in out and "--tasks aura_rtp,aura_ppl_toxic --batch_size 64" in out
-    compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True, tasks=["aura_ppl_toxic"]))
+    compare("m", str(state), ["aura"], tmp_path, options(dry_run=True, tasks=["aura_ppl_toxic"]))
     (out,) = lines(capsys, "aura")  # perplexity alone: its batch size is the process's
     assert "rolling_batch_size" not in out and "--tasks aura_ppl_toxic --batch_size 4" in out
     assert fake.calls == []
 
 
-def test_aura_folded_runs_plain_hf_as_two_processes(tmp_path, fake, capsys):
+def test_aura_folded_runs_plain_hf_as_two_processes(tmp_path, fake, state, capsys):
     """Plain `--model hf` has one batch size: generation and perplexity keep a process each."""
-    compare("m", "s.safetensors", ["aura-folded"], tmp_path, options(dry_run=True))
+    compare("m", str(state), ["aura-folded"], tmp_path, options(dry_run=True))
     out = [line for line in lines(capsys, "aura-folded") if "lm_eval --model" in line]
     assert len(out) == 2 and all("--model hf " in line and "rolling_batch_size" not in line for line in out)
     assert "--tasks aura_rtp --batch_size 64" in out[0] and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
@@ -644,7 +660,7 @@ def write_checkpoint(calls):
 
 def folded_dir(model, state, versions=None):
     model = ModelRef.parse(model)
-    return runner.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
+    return layout.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
                                versions or identity.versions())
 
 
