@@ -219,7 +219,7 @@ def cmd_compare(args) -> int:
 
     model = ModelRef.parse(args.model, args.gguf_file, args.model_name, args.revision)
     model_dir = compare(model, args.intervention, _split(args.variants), args.out, eval_options(args))
-    print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
+    print(f"[compare] results in {printable(model_dir)}; `aura-eval report {printable(args.out)}` builds the leaderboard")
     return 0
 
 
@@ -294,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (reuse / rerun and why) and the lm_eval "
-                   "commands; run, move and lock nothing")
+    p.add_argument("--dry-run", action="store_true", help="check everything a run checks before a model loads (state "
+                   "file, k, task names, scorer settings, data), print the plan (reuse / restore / rerun and why) and "
+                   "the lm_eval commands; run, move and lock nothing")
     p.add_argument("--num-processes", type=positive_int, default=1, help="data parallelism: run each lm_eval "
                    "process as N processes that split the documents (torchrun; gloo on CPU, one GPU each on GPUs)")
     p.add_argument("--accelerate-config", help="launch each lm_eval process with `accelerate launch --config_file "

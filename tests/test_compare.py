@@ -480,6 +480,9 @@ def test_limit_must_be_whole_or_a_fraction(tmp_path, fake, limit):
     (["--variants", ","], "--variants: no variant given"),
     (["--variants", "base", "--model-args", "pretrained=other"], "--model-args may not set pretrained"),
     (["--variants", "base", "--model-name", ".."], "--model-name '..' cannot name a results folder"),
+    (["--variants", "base", "--tasks", "aura_rpt", "--dry-run"], "--tasks: no task named aura_rpt (did you mean aura_rtp?)"),
+    (["--variants", "aura", "--intervention", "gone.safetensors", "--dry-run"], "--intervention gone.safetensors: no such file"),
+    (["--variants", "base", "--model-args", "max_length"], "'max_length' is not key=value"),
 ])
 def test_cli_refuses_in_one_line(tmp_path, fake, capsys, argv, message):
     try:

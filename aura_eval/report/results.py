@@ -33,6 +33,7 @@ from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIAN
 )
 from aura_eval.core.text import printable
 from aura_eval.runs.layout import folded_cache_model, folded_source
+from aura_eval.runs.spec import key_values
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +240,9 @@ def model_arg(model_args, key: str) -> str | None:
         value = model_args.get(key)
         return str(value) if value else None
     if isinstance(model_args, str):
-        for pair in model_args.split(","):
-            name, _, value = pair.partition("=")
-            if name.strip() == key and value.strip():
-                return value.strip()
+        for name, value in key_values(model_args):
+            if name == key and value:
+                return value
     return None
 
 

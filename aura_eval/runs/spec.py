@@ -114,16 +114,24 @@ class EvalOptions:
         return ["-m", "lm_eval"]
 
 
+def key_values(text: str | None) -> list[tuple[str, str | None]]:
+    """lm-eval's "k=v,k=v" (split as lm-eval splits --model_args) as (key, value) pairs, empty items
+    skipped; the value is None for an item without '='."""
+    pairs = []
+    for item in (text or "").split(","):
+        if item.strip():
+            key, eq, value = item.partition("=")
+            pairs.append((key.strip(), value.strip() if eq else None))
+    return pairs
+
+
 def parse_model_args(text: str | None) -> dict[str, str]:
     """`--model-args key=value,...` as a dict; a malformed pair or a reserved key is a one-line refusal."""
     pairs: dict[str, str] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        key, eq, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not eq or not key:
-            raise ValueError(f"--model-args {text!r}: {item.strip()!r} is not key=value")
+    for key, value in key_values(text):
+        if value is None or not key:
+            item = key if value is None else f"={value}"
+            raise ValueError(f"--model-args {text!r}: {item!r} is not key=value")
         if key == "rolling_batch_size":
             raise ValueError("--model-args may not set rolling_batch_size: compare sets it from --ppl-batch-size")
         if key in RESERVED_MODEL_ARGS:
