@@ -1,10 +1,10 @@
 """What compare checks before it sets anything aside or starts a process (`--dry-run` included).
 
-Every check here can fail without a model's weights: the scorer settings (`harness.scorers`), the asked
-task names, and for a variant with a state file, that the file reads and verifies, that `k` is at most its
-number of units, and that its modules fit the model built from its config alone (on the meta device, so
-no memory and no weights). A model whose config cannot be read here (a Hub model not downloaded yet) is
-checked by the lm_eval process instead, which says so in one line.
+Every check here can fail without a model's weights: the asked task names, the scorer settings
+(`harness.scorers`) when a task scores toxicity, and for a variant with a state file, that the file reads
+and verifies, that `k` is at most its number of units, and that its modules fit the model built from its
+config alone (on the meta device: no weights, no memory). Where the config cannot be read here (a Hub
+model not downloaded yet), compare says so in one line and the lm_eval process checks it on load.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from aura_eval.runs.spec import Variant
 
 
 def check_settings(tasks: list[str]) -> None:
-    """The scorer environment (every AURA_SCORER_* and AURA_TOXICITY_SCORER) and the asked task names."""
+    """The asked task names, and when one scores toxicity the scorer environment (every AURA_SCORER_* and
+    AURA_TOXICITY_SCORER), which that task's lm_eval process checks first too (harness.tasks)."""
     from aura_eval.harness.scorers import check_scorer_settings
+    from aura_eval.runs.identity import task_inputs
 
-    check_scorer_settings()
     check_task_names(tasks)
+    if task_inputs(tasks)["scorer_defaults"]:
+        check_scorer_settings()
 
 
 def check_task_names(tasks: list[str]) -> None:
