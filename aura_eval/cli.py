@@ -56,11 +56,15 @@ def unit_float(text: str) -> float:
     return _checked(text, float, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 
 
-def lm_eval_limit(text: str) -> float | int:
-    """lm-eval --limit: a whole number >= 1 (documents per task) or a fraction in (0, 1) of them."""
-    value = _checked(text, float, lambda v: (0 < v < 1) or (1 <= v < float("inf") and v.is_integer()),
-                     "a whole number >= 1 (documents per task) or a fraction in (0, 1)")
-    return value if value < 1 else int(value)
+def limit_arg(text: str) -> float | int:
+    """--limit through runs.spec.check_limit (the one rule), as argparse's one-line "must be ..." error."""
+    from aura_eval.runs.spec import check_limit
+
+    try:
+        return check_limit(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number >= 1 (documents per task) or a fraction in (0, 1), "
+                                         f"got {text!r}") from None
 
 
 def lm_eval_batch_size(text: str) -> str:
@@ -183,7 +187,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, detoxify-multilingual, "
                    "profanity-check, hf:<model>")
-    p.add_argument("--limit", type=lm_eval_limit, help="lm-eval --limit: a whole number of documents per task, or a "
+    p.add_argument("--limit", type=limit_arg, help="lm-eval --limit: a whole number of documents per task, or a "
                    "fraction in (0, 1) of them")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")
     p.add_argument("--ppl-batch-size", default="4", type=lm_eval_batch_size, help="batch size of the perplexity windows (default 4: full-length windows x "
@@ -222,7 +226,7 @@ def cmd_compare(args) -> int:
 
     model = ModelRef.parse(args.model, args.gguf_file, args.model_name, args.revision)
     model_dir = compare(model, args.intervention, _split(args.variants), args.out, eval_options(args))
-    print(f"[compare] results in {model_dir}; `aura-eval report {args.out}` builds the leaderboard")
+    print(f"[compare] results in {printable(model_dir)}; `aura-eval report {printable(args.out)}` builds the leaderboard")
     return 0
 
 
@@ -356,8 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--intervention", help="state file from `aura-eval learn` (needed by every variant but base)")
     p.add_argument("--variants", default="base,aura", help="comma-separated, e.g. base,aura,damp-k500,det_zero-k500")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (reuse / rerun and why) and the lm_eval "
-                   "commands; run, move and lock nothing")
+    p.add_argument("--dry-run", action="store_true", help="check everything a run checks before a model loads (state "
+                   "file, k, task names, scorer settings, data), print the plan (reuse / restore / rerun and why) and "
+                   "the lm_eval commands; run, move and lock nothing")
     p.add_argument("--num-processes", type=positive_int, default=1, help="data parallelism: run each lm_eval "
                    "process as N processes that split the documents (torchrun; gloo on CPU, one GPU each on GPUs)")
     p.add_argument("--accelerate-config", help="launch each lm_eval process with `accelerate launch --config_file "

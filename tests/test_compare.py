@@ -5,11 +5,13 @@ EvaluationTracker, so the layout checked here is the one real lm_eval writes.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +25,7 @@ from aura_eval.core.names import COMPARE_LOCK, FOLDED_MARKER
 from aura_eval.harness import tasks_dir
 from aura_eval.report.results import find_result_files, load_run, merge_runs
 from aura_eval.runs import compare as runner
-from aura_eval.runs import identity
+from aura_eval.runs import identity, layout
 from aura_eval.runs.compare import compare
 from aura_eval.runs.process import FolderLock, error_line
 from aura_eval.runs.spec import RESERVED_MODEL_ARGS, EvalOptions, Variant
@@ -103,18 +105,34 @@ def fake(monkeypatch, tmp_path):
     return lm_eval
 
 
-@pytest.fixture
-def state(tmp_path):
-    path = tmp_path / "s.safetensors"
-    path.write_bytes(b"learned state, version 1")
+TINY_MODULE, TINY_UNITS = "model.layers.0.mlp.up_proj", 16  # of the local_model fixture's config
+
+
+def write_state(path, seed: int = 1, units: int = TINY_UNITS):
+    """A real (tiny) state file: compare reads and checks it before anything runs."""
+    import torch
+
+    from aura_eval.core.intervention import Intervention
+
+    auroc = {TINY_MODULE: torch.rand(units, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)}
+    fingerprint = {"architecture": "LlamaForCausalLM", "model_type": "llama", "module_widths": {TINY_MODULE: units}}
+    Intervention.from_auroc(auroc, meta={"fingerprint": fingerprint, "model_name": "tiny"}).save(path)
     return path
 
 
 @pytest.fixture
+def state(tmp_path):
+    return write_state(tmp_path / "s.safetensors")
+
+
+@pytest.fixture
 def local_model(tmp_path):
+    from transformers import LlamaConfig
+
     folder = tmp_path / "models" / "tiny"
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
+    LlamaConfig(vocab_size=32, hidden_size=8, intermediate_size=TINY_UNITS, num_hidden_layers=1, num_attention_heads=2,
+                num_key_value_heads=2).save_pretrained(folder)
     (folder / "model.safetensors").write_bytes(b"weights v1")
     return folder
 
@@ -320,7 +338,7 @@ def test_a_large_model_is_hashed_once(tmp_path, fake, local_model, monkeypatch):
 
 def test_a_changed_state_file_reruns(tmp_path, fake, state, capsys):
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
-    state.write_bytes(b"learned state, version 2")
+    write_state(state, seed=2)
     capsys.readouterr()
     compare("m", str(state), ["aura"], tmp_path, options(tasks=["aura_rtp"]))
     assert rerun_lines(capsys, "aura") == ["[compare] aura: rerunning aura_rtp: s.safetensors content changed"]
@@ -337,7 +355,7 @@ def test_a_changed_task_yaml_reruns(tmp_path, fake, monkeypatch, capsys):
     capsys.readouterr()
     compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
     assert rerun_lines(capsys, "base") == [
-        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or the harness code)"]
+        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or aura-eval's code)"]
 
 
 def test_changed_scorer_weights_rerun(tmp_path, fake, monkeypatch, capsys):
@@ -399,19 +417,19 @@ def test_half_finished_variant_runs_only_the_missing_part(tmp_path, fake, capsys
     assert len(out) == 2 and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
 
 
-def test_a_variant_runs_as_one_process_with_the_windows_own_batch_size(tmp_path, fake, capsys):
-    compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True))
+def test_a_variant_runs_as_one_process_with_the_windows_own_batch_size(tmp_path, fake, state, capsys):
+    compare("m", str(state), ["aura"], tmp_path, options(dry_run=True))
     (out,) = lines(capsys, "aura")
     assert ",rolling_batch_size=4 " in out and "--tasks aura_rtp,aura_ppl_toxic --batch_size 64" in out
-    compare("m", "s.safetensors", ["aura"], tmp_path, options(dry_run=True, tasks=["aura_ppl_toxic"]))
+    compare("m", str(state), ["aura"], tmp_path, options(dry_run=True, tasks=["aura_ppl_toxic"]))
     (out,) = lines(capsys, "aura")  # perplexity alone: its batch size is the process's
     assert "rolling_batch_size" not in out and "--tasks aura_ppl_toxic --batch_size 4" in out
     assert fake.calls == []
 
 
-def test_aura_folded_runs_plain_hf_as_two_processes(tmp_path, fake, capsys):
+def test_aura_folded_runs_plain_hf_as_two_processes(tmp_path, fake, state, capsys):
     """Plain `--model hf` has one batch size: generation and perplexity keep a process each."""
-    compare("m", "s.safetensors", ["aura-folded"], tmp_path, options(dry_run=True))
+    compare("m", str(state), ["aura-folded"], tmp_path, options(dry_run=True))
     out = [line for line in lines(capsys, "aura-folded") if "lm_eval --model" in line]
     assert len(out) == 2 and all("--model hf " in line and "rolling_batch_size" not in line for line in out)
     assert "--tasks aura_rtp --batch_size 64" in out[0] and "--tasks aura_ppl_toxic --batch_size 4" in out[1]
@@ -464,6 +482,9 @@ def test_limit_must_be_whole_or_a_fraction(tmp_path, fake, limit):
     (["--variants", ","], "--variants: no variant given"),
     (["--variants", "base", "--model-args", "pretrained=other"], "--model-args may not set pretrained"),
     (["--variants", "base", "--model-name", ".."], "--model-name '..' cannot name a results folder"),
+    (["--variants", "base", "--tasks", "aura_rpt", "--dry-run"], "--tasks: no task named aura_rpt (did you mean aura_rtp?)"),
+    (["--variants", "aura", "--intervention", "gone.safetensors", "--dry-run"], "--intervention gone.safetensors: no such file"),
+    (["--variants", "base", "--model-args", "max_length"], "'max_length' is not key=value"),
 ])
 def test_cli_refuses_in_one_line(tmp_path, fake, capsys, argv, message):
     try:
@@ -648,7 +669,7 @@ def write_checkpoint(calls):
 
 def folded_dir(model, state, versions=None):
     model = ModelRef.parse(model)
-    return runner.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
+    return layout.folded_cache(model, identity.model_identity(model), identity.state_identity(state),
                                versions or identity.versions())
 
 
@@ -761,3 +782,190 @@ def test_num_processes_and_accelerate_config_are_in_the_spec_and_the_launch(tmp_
         compare(model, str(state), ["base"], out, options(accelerate_config=str(tmp_path / "missing.yaml")))
     with pytest.raises(ValueError, match="--num-processes 0"):
         compare(model, str(state), ["base"], out, options(num_processes=0))
+
+
+# ----------------------------------------------------------------------------- checks before anything is set aside
+
+
+def first_run(tmp_path, fake, state, local_model, **changes):
+    model = ModelRef.parse(str(local_model), name="m")
+    compare(model, str(state), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"], **changes))
+    vdir = tmp_path / "out" / "m" / "aura"
+    return model, vdir, sorted(path.name for path in vdir.glob("results_*.json"))
+
+
+@pytest.mark.parametrize("breaks, message", [
+    ("scorer_device", "AURA_SCORER_DEVICE='cuda' is not a device of this machine"),
+    ("architecture", "module model.layers.0.mlp.up_proj has 16 units in this model but 24 in the state file"),
+    ("k", "needs k, the number of units to change, in 1..16; got 40"),
+    ("task", "--tasks: no task named aura_rpt (did you mean aura_rtp?)"),
+])
+def test_a_rerun_bound_to_fail_sets_nothing_aside(tmp_path, fake, state, local_model, monkeypatch, breaks, message):
+    """Each check that can fail before a model loads runs before the first set-aside, --dry-run too."""
+    model, vdir, before = first_run(tmp_path, fake, state, local_model)
+    variants, tasks = ["aura"], ["aura_rtp"]
+    if breaks == "scorer_device":
+        import torch
+
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setenv("AURA_SCORER_DEVICE", "cuda")
+    elif breaks == "architecture":
+        write_state(state, units=24)  # learned on another model size: another state, so a rerun is due
+    elif breaks == "k":
+        variants = ["aura", "det_zero-k40"]
+    else:
+        tasks = ["aura_rpt"]
+    for dry_run in (True, False):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            compare(model, str(state), variants, tmp_path / "out", options(tasks=tasks, limit=3, dry_run=dry_run))
+    assert sorted(path.name for path in vdir.glob("results_*.json")) == before and not (vdir / "stale").exists()
+    assert len(fake.calls) == 1
+
+
+def test_dry_run_checks_the_state_file_is_there(tmp_path, fake):
+    with pytest.raises(FileNotFoundError, match="--intervention .*missing.safetensors: no such file"):
+        compare("m", str(tmp_path / "missing.safetensors"), ["aura"], tmp_path, options(dry_run=True))
+
+
+def test_a_failing_rerun_keeps_its_results_and_the_old_spec_restores_them(tmp_path, fake, state, local_model,
+                                                                          monkeypatch, capsys):
+    model, vdir, before = first_run(tmp_path, fake, state, local_model)
+    monkeypatch.setattr(runner, "_call_lm_eval", lambda args, log, launcher: 1)  # lm_eval fails after the set-aside
+    with pytest.raises(RuntimeError, match="lm_eval failed for variant aura"):
+        compare(model, str(state), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"], limit=3))
+    assert not list(vdir.glob("results_*.json")) and (vdir / "stale" / f"{before[0]}.stale").is_file()
+    monkeypatch.setattr(runner, "_call_lm_eval", fake)
+    capsys.readouterr()
+    compare(model, str(state), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"]))  # the old spec again
+    out = lines(capsys, "aura")
+    assert out[0].startswith(f"[compare] aura: restored {before[0]}, run_") and "(its run spec is current again)" in out[0]
+    assert out[1] == f"[compare] aura: reusing aura_rtp (same run spec, {before[0]})" and "done already" in out[2]
+    assert sorted(path.name for path in vdir.glob("results_*.json")) == before and len(fake.calls) == 1
+    assert len(list(vdir.glob("samples_aura_rtp_*.jsonl"))) == 1 and not list((vdir / "stale").iterdir())
+    runs = [load_run(path, tmp_path / "out") for path in find_result_files(tmp_path / "out")]
+    assert [run.path.name for run in runs] == before
+
+
+def test_a_restored_run_is_set_aside_again_when_it_stops_being_current(tmp_path, fake, state, local_model, capsys):
+    model, vdir, first = first_run(tmp_path, fake, state, local_model)
+    compare(model, str(state), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"], limit=3))
+    second = sorted(set(path.name for path in vdir.glob("results_*.json")))
+    capsys.readouterr()
+    compare(model, str(state), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"]))  # back to --limit 5
+    out = lines(capsys, "aura")
+    assert out[0].startswith(f"[compare] aura: restored {first[0]}") and out[1].startswith("[compare] aura: reusing")
+    assert out[2].startswith(f"[compare] aura: moved {second[0]}") and f"(superseded by {first[0]})" in out[2]
+    assert len(fake.calls) == 2 and [p.name for p in vdir.glob("results_*.json")] == first
+
+
+# ----------------------------------------------------------------------------- what the spec covers, in words
+
+
+def test_a_change_to_any_aura_eval_module_changes_the_code_digest(tmp_path):
+    """Issue 26: a change to core/hooks.py (how alphas fold) must not reuse old numbers."""
+    import aura_eval
+
+    copy = tmp_path / "aura_eval"
+    shutil.copytree(Path(aura_eval.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = identity.task_code_digest(copy)
+    assert before == identity.task_code_digest(copy)
+    for module in ("core/hooks.py", "core/labelled.py", "runs/spec.py"):
+        with open(copy / module, "a") as f:
+            f.write("# an edit\n")
+        after = identity.task_code_digest(copy)
+        assert after != before, module
+        before = after
+
+
+def test_a_core_change_reruns(tmp_path, fake, monkeypatch, capsys):
+    import aura_eval
+
+    copy = tmp_path / "aura_eval"
+    shutil.copytree(Path(aura_eval.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    real = identity.task_code_digest
+    monkeypatch.setattr(identity, "task_code_digest", lambda: real(copy))
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    with open(copy / "core" / "hooks.py", "a") as f:
+        f.write("# folds differently\n")
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_ppl_toxic"]))
+    assert rerun_lines(capsys, "base") == [
+        "[compare] base: rerunning aura_ppl_toxic: task definitions changed (tasks/ or aura-eval's code)"]
+
+
+def test_metadata_that_repeats_a_default_is_the_same_run(tmp_path, fake, capsys):
+    compare("m", None, ["base"], tmp_path, options())
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path, options(metadata={"rtp_seed": 1234}))  # the YAML's own value
+    assert lines(capsys, "base")[0].startswith("[compare] base: reusing aura_rtp,aura_ppl_toxic")
+    compare("m", None, ["base"], tmp_path, options(metadata={"rtp_seed": 7}))
+    assert rerun_lines(capsys, "base") == ["[compare] base: rerunning aura_rtp,aura_ppl_toxic: --metadata rtp_seed "
+                                           "unset -> 7"]
+    assert len(fake.calls) == 2
+
+
+def test_a_data_file_that_only_moved_says_so(tmp_path, fake, capsys):
+    data = write_data_dir(tmp_path / "data")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(data / "rtp_prompts.jsonl", outside / "rtp_prompts.jsonl")
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_rtp"], data_dir=str(data)))
+    capsys.readouterr()
+    compare("m", None, ["base"], tmp_path / "out", options(tasks=["aura_rtp"], data_dir=str(data),
+                                                           metadata={"rtp_file": str(outside / "rtp_prompts.jsonl")}))
+    assert rerun_lines(capsys, "base") == [
+        "[compare] base: rerunning aura_rtp: rtp_prompts.jsonl moved (rtp_prompts.jsonl in the data folder -> "
+        "outside the data folder, same content)"]
+
+
+def test_names_from_files_are_escaped(tmp_path, fake, capsys):
+    odd = tmp_path / "s\x1b[2J\r.safetensors"
+    write_state(odd)
+    compare("m", str(odd), ["aura"], tmp_path / "out", options(tasks=["aura_rtp"], dry_run=True))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "lm_eval --model aura-hf" in out
+
+
+def test_a_strength_is_passed_and_recorded_when_not_one(tmp_path, fake, state):
+    """aura-s<S> (issue 24): compare passes strength=<S> to aura-hf and records it in the run spec."""
+    from dataclasses import dataclass
+
+    from aura_eval.core.config import InterventionConfig
+
+    @dataclass(frozen=True)
+    class WithStrength(InterventionConfig):  # the decode helper's field, until its change is merged
+        strength: float = 1.0
+
+        @property
+        def label(self) -> str:
+            return f"aura-s{self.strength:g}" if self.strength != 1 else "aura"
+
+    half = Variant(WithStrength("aura", strength=0.5))
+    assert half.method() == {"method": "aura", "k": None, "alpha": None, "folded": False, "strength": 0.5}
+    assert Variant(WithStrength("aura")).method() == Variant.parse("aura").method()  # strength 1: as before
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(Variant, "parse", classmethod(lambda cls, text: half if text == "aura-s0.5"
+                                                      else cls(InterventionConfig.parse(text))))
+    try:
+        compare("m", str(state), ["aura", "aura-s0.5"], tmp_path, options(tasks=["aura_rtp"]))
+    finally:
+        monkeypatch.undo()
+    margs = [flags_of(call)["model_args"] for call in fake.calls]
+    assert margs == [f"pretrained=m,intervention={state},method=aura",
+                     f"pretrained=m,intervention={state},method=aura,strength=0.5"]
+    (record,) = (tmp_path / "m" / "aura-s0.5").glob("run_*.json")
+    assert json.loads(record.read_text())["spec"]["method"]["strength"] == 0.5
+
+
+def test_the_folded_run_names_its_source_model_in_its_metadata(tmp_path, fake, state, monkeypatch):
+    monkeypatch.setattr(export, "fold_into", write_checkpoint([]))
+    compare("m", str(state), ["aura-folded"], tmp_path, options(tasks=["aura_rtp"]))
+    assert json.loads(flags_of(fake.calls[0])["metadata"])[layout.FOLDED_SOURCE_KEY] == "m"
+    (path,) = (tmp_path / "m" / "aura-folded").glob("results_*.json")
+    data = json.loads(path.read_text())
+    data["config"]["model_args"] = "pretrained=/elsewhere/checkpoint"  # the report needs no cache-entry name
+    loose = tmp_path / "loose" / "results_x.json"
+    loose.parent.mkdir()
+    loose.write_text(json.dumps(data))
+    run = load_run(loose, tmp_path / "loose")
+    assert (run.model, run.variant) == ("m", "aura-folded")

@@ -42,12 +42,15 @@ class ModelRef:
             if not path.is_file():
                 raise FileNotFoundError(f"No GGUF file at {model}")
             model, gguf_file = str(path.parent), path.name
-        if name is None:
-            if gguf_file:
-                name = Path(gguf_file).name.removesuffix(".gguf")
-            else:
-                name = Path(model).name if Path(model).exists() else model
-        return cls(model, gguf_file, name, revision)
+        return cls(model, gguf_file, name or cls.name_of(model, gguf_file), revision)
+
+    @staticmethod
+    def name_of(source: str, gguf_file: str | None = None, local: bool | None = None) -> str:
+        """What a model is called: the GGUF file's stem, a local folder's name, or the Hub id (`local`:
+        whether `source` is a local path; by default, whether it exists here)."""
+        if gguf_file:
+            return Path(gguf_file).name.removesuffix(".gguf")
+        return Path(source).name if (Path(source).exists() if local is None else local) else source
 
     @property
     def local_dir(self) -> Path | None:

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
+from aura_eval.core.loading import ModelRef
 from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIANT re-exported)
     BASE_VARIANT,
     COMPARE_MARKER,
@@ -28,10 +29,11 @@ from aura_eval.core.names import (  # noqa: F401  (COMPARE_MARKER, FOLDED_VARIAN
     STALE_DIR,
 )
 from aura_eval.core.text import printable
+from aura_eval.runs.layout import folded_cache_model, folded_source
+from aura_eval.runs.spec import key_values
 
 log = logging.getLogger(__name__)
 
-FOLDED_CACHE_NAME = re.compile(r"(?P<model>.+)-[0-9a-f]{12}")  # runner's cache entry: <cache>/folded/<model>-<digest>
 
 
 @dataclass
@@ -154,7 +156,7 @@ def load_run(path: Path, results_dir: Path) -> RunFile | None:
         model, variant = variant_dir.parent.name, variant_dir.name
         check_claimed_variant(path, variant, config)
     else:
-        model, variant = model_of(data, config), variant_of(config)
+        model, variant = model_of(data, config), variant_of(config, data)
     run = RunFile(path=path, model=model, variant=variant, timestamp=timestamp_of(data, path),
                   folder=variant_dir or path.parent, experiment=experiment_of(variant_dir, results_dir),
                   loose_dir=None if variant_dir else relative_dir(path.parent, results_dir))
@@ -238,18 +240,18 @@ def model_of(data: dict, config: dict) -> str:
     model_args = config.get("model_args")
     pretrained = pretrained_of(model_args)
     if pretrained:
-        folded = folded_model_of(pretrained)
+        folded = folded_model_of(pretrained, data)
         return folded or display_name(pretrained, model_arg(model_args, "gguf_file"))
     return str(data.get("model_name") or config.get("model") or "unknown")
 
 
-def variant_of(config: dict) -> str:
+def variant_of(config: dict, data: dict | None = None) -> str:
     """The aura config names the variant; a plain `hf` run of compare's folded cache is aura-folded; else base."""
     aura = config.get("aura") if isinstance(config.get("aura"), dict) else {}
     if aura.get("variant"):
         return str(aura["variant"])
     pretrained = pretrained_of(config.get("model_args"))
-    if pretrained and folded_model_of(pretrained):
+    if pretrained and folded_model_of(pretrained, data):
         return FOLDED_VARIANT
     return BASE_VARIANT
 
@@ -260,10 +262,9 @@ def model_arg(model_args, key: str) -> str | None:
         value = model_args.get(key)
         return str(value) if value else None
     if isinstance(model_args, str):
-        for pair in model_args.split(","):
-            name, _, value = pair.partition("=")
-            if name.strip() == key and value.strip():
-                return value.strip()
+        for name, value in key_values(model_args):
+            if name == key and value:
+                return value
     return None
 
 
@@ -284,21 +285,19 @@ def path_name(text: str) -> str:
 
 
 def display_name(pretrained: str, gguf_file: str | None = None) -> str:
-    """What `ModelRef` calls a model: the GGUF file's stem, a local folder's name, or the Hub id."""
-    if gguf_file:
-        return path_name(gguf_file).removesuffix(".gguf")
-    if is_local_path(pretrained):
-        return path_name(pretrained.rstrip("/\\")) or pretrained
-    return pretrained
+    """What `ModelRef` calls a model (its naming), for a path written on any machine (POSIX or Windows)."""
+    local = is_local_path(pretrained)
+    source = pretrained.replace("\\", "/").rstrip("/") if local else pretrained
+    name = ModelRef.name_of(source, gguf_file.replace("\\", "/") if gguf_file else None, local=local)
+    return name or pretrained
 
 
-def folded_model_of(pretrained: str) -> str | None:
-    """The model behind compare's folded-checkpoint cache entry ``.../folded/<model>-<digest>``, else None."""
+def folded_model_of(pretrained: str, data: dict | None = None) -> str | None:
+    """The model an aura-folded run (plain `hf` on compare's folded checkpoint) was folded from, else None:
+    what compare wrote in the run's metadata, or for older results the name of the cache entry (runs.layout)."""
     if not is_local_path(pretrained):
         return None
-    path = PurePosixPath(pretrained.replace("\\", "/").rstrip("/"))
-    match = FOLDED_CACHE_NAME.fullmatch(path.name)
-    return match.group("model") if match and path.parent.name == "folded" else None
+    return folded_source(data or {}) or folded_cache_model(pretrained)
 
 
 def timestamp_of(data: dict, path: Path) -> float:

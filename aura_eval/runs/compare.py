@@ -1,46 +1,50 @@
 """`aura-eval compare`: one lm_eval run per variant (base, aura, damp / det_zero sweeps, folded), resumable.
 
 Each variant runs as its own `lm_eval` process (clean memory, and command lines anyone can rerun) into
-``<out>/<model>/<variant>/``: lm-eval writes ``results_<date>.json`` and, with --log_samples,
-``samples_<task>_<date>.jsonl`` straight into that folder. Beside them compare keeps ``command.txt`` (every
-command line, appended), ``lm_eval.log``, ``compare.lock`` and ``run_<date>.json`` per process: its run
-spec (runs.spec), what decides its numbers, by content. A finished process is reused for the tasks it
-ran when its recorded spec equals the one this compare gives those tasks and its files are all there (so
-a variant first run on `aura_rtp` alone reuses it and runs only the other tasks); otherwise its files are
-moved to ``stale/`` (renamed ``*.stale``) and its tasks run again, with one line saying what changed.
+``<out>/<model>/<variant>/`` (runs.layout says what lies there). Every check that can fail before a model
+loads runs first, for every variant (runs.checks), so a run bound to fail sets nothing aside. Then per
+variant, under its folder's lock, runs.plan decides from the run records found (their run specs,
+runs.spec) what to reuse, what to set aside in ``stale/`` and what to run, each with one line saying why:
+a finished process is reused for the tasks it ran when its recorded spec equals the one this compare
+gives those tasks and its files are all there (so a variant first run on `aura_rtp` alone reuses it and
+runs only the other tasks); a set-aside run whose spec is current again is moved back, not rerun.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, cache_dir, sha256_bytes, sha256_file, unwritable
+from aura_eval.core.files import atomic_write, cache_dir, sha256_file, unwritable
 from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
-from aura_eval.core.names import (
-    CACHE_ENV,
-    COMPARE_LOG,
-    COMPARE_MARKER,
-    FOLDED_VARIANT,
-    PPL_PREFIX,
-    RUN_RECORD_PREFIX,
-    STALE_DIR,
-)
+from aura_eval.core.names import CACHE_ENV, COMPARE_LOG, COMPARE_MARKER, FOLDED_VARIANT, STALE_DIR
+from aura_eval.core.text import printable
 from aura_eval.harness import tasks_dir
-from aura_eval.runs import identity
+from aura_eval.runs import checks, identity
+from aura_eval.runs.layout import (
+    compare_files,
+    date_of,
+    folded_cache,
+    leaf_tasks,
+    past_runs,
+    record_path,
+    restore,
+    safe_name,
+    set_aside,
+    short_samples,
+    stale_runs,
+)
+from aura_eval.runs.plan import Plan, batch_options, plan_variant, processes
 from aura_eval.runs.process import FolderLock, error_line, run_child
 from aura_eval.runs.spec import (
     EvalOptions,
     Placement,
     RunSpec,
     Variant,
-    changes,
     check_limit,
     command_line,
     lm_eval_args,
@@ -68,54 +72,9 @@ class Part:
         return command_line(self.args, self.launcher)
 
 
-@dataclass
-class PastRun:
-    """A results file already in a variant folder, with its run record (None: there is none)."""
-
-    results: Path
-    tasks: set[str]
-    record: dict | None
-
-    @property
-    def spec(self) -> dict | None:
-        spec = (self.record or {}).get("spec")
-        return spec if isinstance(spec, dict) else None
-
-    def missing_files(self) -> list[str]:
-        """Files its record names that are not there: such a part is not complete."""
-        named = (self.record or {}).get("samples") or []
-        return [name for name in named if not (self.results.parent / str(name)).is_file()]
-
-
 def say(label: str, text: str) -> None:
-    print(f"[compare] {label}: {text}", flush=True)
-
-
-def safe_name(name: str, what: str) -> str:
-    """`name` as one safe path component: other characters become `_`, no leading dot, never `..`."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
-    if not cleaned:
-        raise ValueError(f"{what} {name!r} cannot name a results folder; choose a name with letters or digits")
-    return cleaned
-
-
-def split_tasks(tasks: list[str], folded: bool = False) -> list[list[str]]:
-    """The lm_eval processes of a variant, by tasks: one for every task (aura-hf gives the perplexity windows
-    their own batch size, `rolling_batch_size`), two for aura-folded (plain `hf` has one batch size)."""
-    if not folded:
-        return [list(tasks)] if tasks else []
-    ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
-    return [part for part in ([t for t in tasks if t not in ppl], ppl) if part]
-
-
-def batch_options(tasks: list[str], options: EvalOptions) -> dict:
-    """--batch_size of a process running `tasks`, and the perplexity windows' own when it mixes both kinds."""
-    ppl = [t for t in tasks if t.startswith(PPL_PREFIX)]
-    if len(ppl) == len(tasks):
-        return {"batch_size": str(options.ppl_batch_size)}
-    if ppl:
-        return {"batch_size": str(options.batch_size), "ppl_batch_size": str(options.ppl_batch_size)}
-    return {"batch_size": str(options.batch_size)}
+    """One line of compare's plan or progress; names from files are escaped (no terminal controls)."""
+    print(f"[compare] {printable(label)}: {printable(text)}", flush=True)
 
 
 def check_carriable(what: str, value: str | None) -> None:
@@ -123,131 +82,6 @@ def check_carriable(what: str, value: str | None) -> None:
     if value and ("," in value or "=" in value):
         raise ValueError(f"{what} {value}: lm-eval's --model_args cannot carry a path with ',' or '=' in it "
                          "(it splits on them); rename the file or folder, or link it from a plain path")
-
-
-# ----------------------------------------------------------------------------- what a variant folder holds
-
-
-def record_path(results: Path) -> Path:
-    """run_<date>.json beside lm-eval's results_<date>.json."""
-    return results.with_name(RUN_RECORD_PREFIX + results.name.removeprefix("results_"))
-
-
-def date_of(results: Path) -> str:
-    return results.name.removeprefix("results_").removesuffix(".json")
-
-
-def past_runs(vdir: Path) -> list[PastRun]:
-    """The results files in a variant folder (also in the lm-eval subfolder older versions wrote), oldest first."""
-    if not vdir.is_dir():
-        return []
-    runs = []
-    for path in sorted(vdir.rglob("results_*.json")):
-        if STALE_DIR not in path.relative_to(vdir).parts[:-1]:
-            runs.append(PastRun(path, tasks_in(path), read_record(record_path(path))))
-    return runs
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def tasks_in(path: Path) -> set[str]:
-    """Tasks and groups a results file holds; none when it cannot be read."""
-    data = read_json(path) or {}
-    return {name for key in ("results", "groups", "group_subtasks") if isinstance(data.get(key), dict)
-            for name in data[key]}
-
-
-def leaf_tasks(path: Path) -> list[str]:
-    """The tasks of a results file that have per-sample logs (those with a config; groups have none)."""
-    data = read_json(path) or {}
-    configs = data.get("configs") if isinstance(data.get("configs"), dict) else None
-    if configs is not None:
-        return sorted(configs)
-    groups = data.get("groups") if isinstance(data.get("groups"), dict) else {}
-    return sorted(set(data.get("results") or {}) - set(groups))
-
-
-def short_samples(results: Path, names: list[str]) -> list[str]:
-    """The samples files that are missing, or hold fewer lines than the documents the results file counts."""
-    counts = (read_json(results) or {}).get("n-samples")
-    counts = counts if isinstance(counts, dict) else {}
-    date, short = date_of(results), []
-    for name in names:
-        path = results.parent / name
-        task = name.removeprefix("samples_").removesuffix(f"_{date}.jsonl")
-        expected = (counts.get(task) or {}).get("effective") if isinstance(counts.get(task), dict) else None
-        if not path.is_file():
-            short.append(name)
-        elif isinstance(expected, int):
-            with open(path, "rb") as f:
-                if sum(1 for line in f if line.strip()) < expected:
-                    short.append(name)
-    return short
-
-
-def read_record(path: Path) -> dict | None:
-    return read_json(path)
-
-
-def plan_part(part: Part, past: list[PastRun]) -> tuple[PastRun | None, list[tuple[PastRun, str]]]:
-    """(the past run to reuse or None, the past runs of these tasks that must go, with the reason why)."""
-    wanted, spec = set(part.tasks), part.spec.record()
-    overlapping = [run for run in past if run.tasks & wanted]
-    reusable = [run for run in overlapping if run.spec == spec and wanted <= run.tasks and not run.missing_files()]
-    keep = reusable[-1] if reusable else None
-    stale = []
-    for run in overlapping:
-        if run is keep:
-            continue
-        if keep is not None:
-            why = f"superseded by {keep.results.name}"
-        elif run.spec == spec and run.missing_files():
-            why = f"{', '.join(run.missing_files())} missing (the part is not complete)"
-        elif run.spec == spec:
-            why = f"{run.results.name} lacks {', '.join(sorted(wanted - run.tasks))}"
-        else:
-            why = changes(run.record and (run.spec or {}), spec)
-        stale.append((run, why))
-    return keep, stale
-
-
-def set_aside(run: PastRun, vdir: Path, dry_run: bool) -> list[str]:
-    """Move a stale run's results, run record and samples to <vdir>/stale/ as *.stale; returns their names."""
-    files = [run.results, record_path(run.results), *sorted(run.results.parent.glob(f"samples_*_{date_of(run.results)}.jsonl"))]
-    files = [path for path in files if path.is_file()]
-    if not dry_run:
-        target_dir = vdir / STALE_DIR
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for path in files:
-            target = target_dir / f"{path.name}.stale"
-            n = 1
-            while target.exists():
-                target, n = target_dir / f"{path.name}.{n}.stale", n + 1
-            shutil.move(str(path), str(target))
-    return [path.name for path in files]
-
-
-def settle(label: str, part: Part, past: list[PastRun], vdir: Path, dry_run: bool) -> bool:
-    """Reuse this part's finished run if its spec matches, set stale ones aside; True when reused."""
-    keep, stale = plan_part(part, past)
-    tasks = ",".join(part.tasks)
-    if keep is not None:
-        say(label, f"reusing {tasks} (same run spec, {keep.results.relative_to(vdir).as_posix()})")
-    elif stale:
-        reasons = list(dict.fromkeys(why for _, why in stale))
-        say(label, f"rerunning {tasks}: {'; '.join(reasons)}")
-    for run, why in stale:
-        names = set_aside(run, vdir, dry_run)
-        verb = "would move" if dry_run else "moved"
-        say(label, f"{verb} {', '.join(names)} aside to {vdir / STALE_DIR}/ ({why})")
-        past.remove(run)
-    return keep is not None
 
 
 # ----------------------------------------------------------------------------- the command
@@ -276,6 +110,7 @@ class Shared:
                 "data": identity.data_identities(list(tasks), metadata),
                 "scorers": {scorer["name"]: scorer for scorer in map(identity.scorer_identity,
                                                                       identity.scorer_names(list(tasks), metadata))},
+                "metadata": portable_metadata(metadata, identity.metadata_defaults(list(tasks))),
             }
         return self.inputs[tasks]
 
@@ -308,18 +143,22 @@ def compare(
     out = Path(out)
     model_dir = out / safe_name(model.name, "--model-name")
     folders = []
-    for variant in parsed:  # every refusal before the first minute of work
-        check_intervention(variant, intervention, options.dry_run, model)
+    for variant in parsed:  # every refusal before the first minute of work, and before anything is set aside
+        check_intervention(variant, intervention, model)
         vdir = model_dir / safe_name(variant.label, "variant")
         if not is_inside(vdir, out):
             raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
         folders.append(vdir)
+    checks.check_settings(list(options.tasks))
+    with_state = [variant for variant in parsed if variant.needs_state]
+    if with_state:
+        checks.check_state(model, intervention, with_state, extra_args, say=lambda text: say("check", text))
     launch = launch_identity(options)
     shared = Shared(model=model, model_id=identity.model_identity(model), options=options, extra_args=extra_args,
                     limit=limit, include=_short_path(tasks_dir()), inputs={}, task_code=identity.task_code_digest(),
                     versions=identity.versions(), launch=launch)
     check_carriable("--include_path", shared.include)
-    for tasks in {tuple(t) for folded in {v.folded for v in parsed} for t in split_tasks(list(options.tasks), folded)}:
+    for tasks in {tuple(t) for folded in {v.folded for v in parsed} for t in processes(list(options.tasks), folded)}:
         shared.inputs_of(tasks)  # every data file checked and hashed before the first run
     for variant, vdir in zip(parsed, folders):
         run_variant(variant, intervention, vdir, shared)
@@ -344,10 +183,7 @@ def launch_identity(options: EvalOptions) -> dict:
 
 def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: Shared) -> None:
     options, label = shared.options, variant.label
-    state = None
-    if variant.needs_state:
-        state = (identity.state_identity(intervention) if Path(intervention).is_file()
-                 else {"file": Path(intervention).name, "sha256": None})
+    state = identity.state_identity(intervention) if variant.needs_state else None
     fdir = folded_cache(shared.model, shared.model_id, state, shared.versions) if variant.folded else None
     check_carriable("the folded checkpoint", str(fdir) if fdir else None)
     place = Placement(shared.model.source, shared.model.gguf_file, shared.model.revision, intervention,
@@ -359,47 +195,55 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
             variant=label, method=variant.method(), model=shared.model_id, state=state, tasks=tuple(tasks),
             model_args=shared.extra_args,
             options={**batch_options(tasks, options), "limit": shared.limit, "device": options.device,
-                     "log_samples": bool(options.log_samples), "metadata": portable_metadata(options.task_metadata()),
-                     **shared.launch},
+                     "log_samples": bool(options.log_samples), "metadata": inputs["metadata"], **shared.launch},
             data=inputs["data"], task_code=shared.task_code, scorers=inputs["scorers"], versions=shared.versions)
         return Part(spec, lm_eval_args(spec, place, options), options.launcher())
 
+    def plan() -> Plan:
+        return plan_variant(list(options.tasks), past_runs(vdir), stale_runs(vdir),
+                            lambda tasks: part_of(list(tasks)).spec.record(),
+                            lambda tasks: processes(tasks, variant.folded))
+
     if options.dry_run:
-        settle_and_run(label, variant, part_of, vdir, fdir, shared, intervention)
+        carry_out(label, plan(), part_of, vdir, fdir, shared, intervention)
         return
     with FolderLock(vdir, LOCK_WAIT_S, say=lambda text: say(label, text)):
         if options.force:
             clear(label, vdir)
-        settle_and_run(label, variant, part_of, vdir, fdir, shared, intervention)
+        carry_out(label, plan(), part_of, vdir, fdir, shared, intervention)
 
 
-def settle_and_run(label: str, variant: Variant, part_of, vdir: Path, fdir: Path | None, shared: Shared,
-                   intervention: str | None) -> None:
-    """Reuse every past run that is current (its spec is the one this compare gives its tasks), run the
-    asked tasks no current run holds in one new process (two for aura-folded), set the others aside."""
-    dry_run, wanted = shared.options.dry_run, list(shared.options.tasks)
-    past = past_runs(vdir)
-    covered: dict[str, PastRun] = {}  # asked task -> the current run that holds it
-    for run in reversed(list(past)):  # newest first
-        ran = current_tasks(run, part_of)
-        if ran is None or not set(ran) & set(wanted) or set(ran) & set(wanted) <= set(covered):
-            continue  # not current, not asked, or a newer current run holds its tasks
-        say(label, f"reusing {','.join(ran)} (same run spec, {run.results.relative_to(vdir).as_posix()})")
-        covered.update({task: run for task in ran if task in wanted})
-        past.remove(run)
-    for run in list(past):  # older runs of tasks only reused runs hold now
-        overlap = [task for task in wanted if task in run.tasks]
-        if overlap and all(task in covered for task in overlap):
-            newer = covered[overlap[0]].results.name
-            names = set_aside(run, vdir, dry_run)
+def carry_out(label: str, plan: Plan, part_of, vdir: Path, fdir: Path | None, shared: Shared,
+              intervention: str | None) -> None:
+    """Restore and reuse, set aside and run what `plan` says, one line each (a dry run only says it)."""
+    dry_run = shared.options.dry_run
+    for reuse in plan.reuse:
+        where = reuse.run.results.relative_to(vdir).as_posix()
+        if reuse.restore:
+            names = restore(reuse.run, vdir, dry_run)
+            say(label, f"{'would restore' if dry_run else 'restored'} {', '.join(names)} from {vdir / STALE_DIR}/ "
+                       "(its run spec is current again)")
+            where = reuse.run.name
+        say(label, f"reusing {','.join(reuse.tasks)} (same run spec, {where})")
+    pending = list(plan.set_aside)
+
+    def move(chosen) -> None:
+        for step in chosen:
+            names = set_aside(step.run, vdir, dry_run)
             say(label, f"{'would move' if dry_run else 'moved'} {', '.join(names)} aside to {vdir / STALE_DIR}/ "
-                       f"(superseded by {newer})")
-            past.remove(run)
-    todo = [part_of(tasks) for tasks in split_tasks([t for t in wanted if t not in covered], variant.folded)]
-    todo = [part for part in todo if not settle(label, part, past, vdir, dry_run)]
-    if not todo:
+                       f"({step.why})")
+            pending.remove(step)
+
+    move([step for step in pending if step.superseded])
+    for run in plan.run:
+        if run.why:
+            say(label, f"rerunning {','.join(run.tasks)}: {'; '.join(run.why)}")
+        move([step for step in pending if step.run.tasks & set(run.tasks)])
+    move(list(pending))
+    if not plan.run:
         say(label, f"done already ({vdir}), every part reused; --force reruns it")
         return
+    todo = [part_of(run.tasks) for run in plan.run]
     if fdir is not None and not dry_run:
         from aura_eval.core.export import cached_export  # torch: only when a folded variant runs
 
@@ -411,26 +255,16 @@ def settle_and_run(label: str, variant: Variant, part_of, vdir: Path, fdir: Path
             _run_part(part, vdir, label)
 
 
-def current_tasks(run: PastRun, part_of) -> list[str] | None:
-    """The tasks of a finished past run whose recorded spec equals the spec this compare gives them, else None."""
-    spec = run.spec
-    tasks = spec.get("tasks") if isinstance(spec, dict) else None
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks) or run.missing_files():
-        return None
-    try:
-        return list(tasks) if part_of(list(tasks)).spec.record() == spec else None
-    except (OSError, ValueError):  # its tasks' data can no longer be read: not current
-        return None
-
-
-def check_intervention(variant: Variant, intervention: str | None, dry_run: bool, model: ModelRef | None = None) -> None:
+def check_intervention(variant: Variant, intervention: str | None, model: ModelRef | None = None) -> None:
+    """A variant with a state file needs one that is there (a dry run too: it plans what would run); a state
+    file learned on another model's files is said (aura-hf says it again in the run's log)."""
     if not variant.needs_state:
         return
     if not intervention:
         raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
-    if not dry_run and not Path(intervention).is_file():
+    if not Path(intervention).is_file():
         raise FileNotFoundError(f"--intervention {intervention}: no such file (variant {variant.label} needs it)")
-    if variant.folded and not dry_run and (why := unwritable(cache_dir() / "folded")):
+    if variant.folded and (why := unwritable(cache_dir() / "folded")):
         raise OSError(f"variant {FOLDED} needs a writable aura-eval cache: {cache_dir()} ({why}); set {CACHE_ENV}")
     from aura_eval.core.intervention import Intervention, StateFileError  # torch: only with a state file
 
@@ -440,19 +274,6 @@ def check_intervention(variant: Variant, intervention: str | None, dry_run: bool
         meta = {}
     if mismatch := model_mismatch(meta, model, Path(intervention).name):
         say(variant.label, f"warning: {mismatch}")
-
-
-def compare_files(vdir: Path) -> list[Path]:
-    """What compare wrote in a variant folder: its marker and log, run records and the lm-eval files of the
-    runs it started, and what it set aside in stale/. Anything else there is someone else's."""
-    if not (vdir / COMPARE_MARKER).is_file():
-        return []
-    files = [vdir / COMPARE_MARKER, vdir / COMPARE_LOG]
-    for results in sorted(vdir.glob("results_*.json")):
-        files += [results, record_path(results), *sorted(vdir.glob(f"samples_*_{date_of(results)}.jsonl"))]
-    files += sorted(vdir.glob(f"{RUN_RECORD_PREFIX}*.json"))
-    files += sorted((vdir / STALE_DIR).glob("*.stale"))
-    return [path for path in dict.fromkeys(files) if path.is_file() and not path.is_symlink()]
 
 
 def clear(label: str, vdir: Path) -> None:
@@ -519,9 +340,3 @@ def _short_path(path: Path) -> str:
 # ----------------------------------------------------------------------------- the folded checkpoint
 
 
-def folded_cache(model: ModelRef, model_id: dict, state: dict | None, versions: dict) -> Path:
-    """Folded checkpoints are large: keep them in the cache, keyed by the model's content identity, the state
-    file's digest and the versions that fold and save them."""
-    key = json.dumps({"model": model_id, "state_sha256": (state or {}).get("sha256"), "versions": versions},
-                     sort_keys=True).encode()
-    return cache_dir() / "folded" / f"{safe_name(model.name, '--model-name')}-{sha256_bytes(key)[:12]}"

@@ -2,8 +2,8 @@
 
 A run spec names things by what decides the numbers, never by where they lie on this machine: a local
 model by the sha256 of its files (remembered by path, size and mtime, so a 7B model is hashed once), a
-data file by its name, sha256 and path relative to the data folder, the task definitions by one digest of
-`tasks/` and the harness code, a scorer by its name and the digest of its weights.
+data file by its name, sha256 and path relative to the data folder, the code by one digest of
+`tasks/` and every file of the aura_eval package, a scorer by its name and the digest of its weights.
 """
 
 from __future__ import annotations
@@ -162,14 +162,35 @@ def task_inputs(tasks: Iterable[str]) -> dict[str, Any]:
     return inputs
 
 
-def task_code_digest() -> str:
-    """One digest of the task definitions: tasks/ (YAMLs and aura_tasks.py) and the harness package."""
-    import aura_eval.harness as harness
-
+def task_code_digest(package: Path | None = None) -> str:
+    """One digest of the code that decides a number: tasks/ (YAMLs and aura_tasks.py) and every file of the
+    aura_eval package (`package`, default the installed one), so that a change to how alphas fold
+    (core/hooks.py) or how data is read (core/labelled.py) reruns as surely as a task change."""
+    package = Path(package or Path(aura_eval.__file__).parent)
     named = {f"tasks/{p.name}": sha256_file(p) for p in sorted(tasks_dir().iterdir())
              if p.is_file() and (p.suffix in (".yaml", ".py") or p.name.endswith("_yaml"))}
-    named.update({f"harness/{p.name}": sha256_file(p) for p in sorted(Path(harness.__file__).parent.glob("*.py"))})
+    named.update({f"aura_eval/{p.relative_to(package).as_posix()}": sha256_file(p) for p in sorted(package.rglob("*"))
+                  if p.is_file() and "__pycache__" not in p.relative_to(package).parts and p.suffix != ".pyc"})
     return sha256_lines(named)
+
+
+def metadata_defaults(tasks: Iterable[str]) -> dict[str, Any]:
+    """The metadata values every asked task that sets a key in its YAML agrees on (groups: their members)."""
+    configs, seen, values = task_configs(), set(), {}
+
+    def visit(name: str) -> None:
+        config = configs.get(name)
+        if config is None or name in seen:
+            return
+        seen.add(name)
+        for child in (config.get("task") or []) if "group" in config else []:
+            visit(child if isinstance(child, str) else child.get("task", ""))
+        for key, value in (config.get("metadata") or {}).items():
+            values.setdefault(key, []).append(value)
+
+    for task in tasks:
+        visit(task)
+    return {key: found[0] for key, found in values.items() if all(value == found[0] for value in found)}
 
 
 # ----------------------------------------------------------------------------- scorers

@@ -25,11 +25,12 @@ from aura_eval.core.names import (
     LM_EVAL_MODEL,
     SCORER_KEY,
 )
+from aura_eval.runs.layout import FOLDED_SOURCE_KEY
 
 RESULTS_NAME = "results.json"  # lm-eval turns an --output_path ending in .json into results_<date>.json beside it
 # model_args the variant or the model reference set: --model-args may not change what a row claims
 RESERVED_MODEL_ARGS = ("pretrained", "gguf_file", "revision", "intervention", "method", "k", "alpha",
-                       "rolling_batch_size")
+                       "strength", "rolling_batch_size")
 SPEC_FORMAT = 2
 
 
@@ -55,9 +56,14 @@ class Variant:
         return self.folded or self.config.method != "none"
 
     def method(self) -> dict:
-        """The method this variant pins, recorded in its spec whatever the state file's header says."""
+        """The method this variant pins, recorded in its spec whatever the state file's header says; a
+        strength other than 1 (`aura-s<S>`) too (at 1 it is left out, so full-strength records stay current)."""
         config = self.config
-        return {"method": config.method, "k": config.k, "alpha": config.alpha, "folded": self.folded}
+        method = {"method": config.method, "k": config.k, "alpha": config.alpha, "folded": self.folded}
+        strength = getattr(config, "strength", 1.0)
+        if strength is not None and float(strength) != 1.0:
+            method["strength"] = float(strength)
+        return method
 
 
 @dataclass
@@ -108,16 +114,24 @@ class EvalOptions:
         return ["-m", "lm_eval"]
 
 
+def key_values(text: str | None) -> list[tuple[str, str | None]]:
+    """lm-eval's "k=v,k=v" (split as lm-eval splits --model_args) as (key, value) pairs, empty items
+    skipped; the value is None for an item without '='."""
+    pairs = []
+    for item in (text or "").split(","):
+        if item.strip():
+            key, eq, value = item.partition("=")
+            pairs.append((key.strip(), value.strip() if eq else None))
+    return pairs
+
+
 def parse_model_args(text: str | None) -> dict[str, str]:
     """`--model-args key=value,...` as a dict; a malformed pair or a reserved key is a one-line refusal."""
     pairs: dict[str, str] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        key, eq, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not eq or not key:
-            raise ValueError(f"--model-args {text!r}: {item.strip()!r} is not key=value")
+    for key, value in key_values(text):
+        if value is None or not key:
+            item = key if value is None else f"={value}"
+            raise ValueError(f"--model-args {text!r}: {item!r} is not key=value")
         if key == "rolling_batch_size":
             raise ValueError("--model-args may not set rolling_batch_size: compare sets it from --ppl-batch-size")
         if key in RESERVED_MODEL_ARGS:
@@ -183,10 +197,14 @@ class RunSpec:
         return bool(self.options.get("log_samples"))
 
 
-def portable_metadata(metadata: dict) -> dict:
-    """The metadata that decides numbers, without what the spec names by content (data files, scorer)."""
+def portable_metadata(metadata: dict, defaults: dict | None = None) -> dict:
+    """The metadata that decides numbers, without what the spec names by content (data files, scorer) and
+    without a value the tasks' YAMLs set anyway (`defaults`: runs.identity.metadata_defaults), so that
+    `--metadata '{"rtp_seed": 1234}'` is the same run as no --metadata."""
+    defaults = defaults or {}
     return {k: v for k, v in sorted(metadata.items())
-            if k not in (DATA_DIR_KEY, SCORER_KEY) and not k.endswith(FILE_KEY_SUFFIX)}
+            if k not in (DATA_DIR_KEY, SCORER_KEY) and not k.endswith(FILE_KEY_SUFFIX)
+            and not (k in defaults and defaults[k] == v)}
 
 
 def lm_eval_args(spec: RunSpec, place: Placement, options: EvalOptions) -> list[str]:
@@ -206,6 +224,8 @@ def lm_eval_args(spec: RunSpec, place: Placement, options: EvalOptions) -> list[
             margs["k"] = str(spec.method["k"])
         if method == "damp":  # det_zero's alpha is 0 by definition
             margs["alpha"] = f"{spec.method['alpha']:g}"
+        if spec.method.get("strength") is not None:  # recorded only when not 1 (Variant.method)
+            margs["strength"] = f"{spec.method['strength']:g}"
     if spec.options.get("ppl_batch_size") is not None:  # one process for every task: the windows' own batch
         margs["rolling_batch_size"] = str(spec.options["ppl_batch_size"])
     margs.update(spec.model_args)
@@ -217,6 +237,8 @@ def lm_eval_args(spec: RunSpec, place: Placement, options: EvalOptions) -> list[
     if spec.options.get("limit") is not None:
         args += ["--limit", limit_text(spec.options["limit"])]
     metadata = options.task_metadata()
+    if spec.method["folded"]:  # plain `hf` names no model: the report reads the source model from here
+        metadata[FOLDED_SOURCE_KEY] = spec.model["name"]
     if metadata:
         args += ["--metadata", json.dumps(metadata, sort_keys=True)]
     if spec.log_samples:
@@ -267,7 +289,7 @@ def describe(key: str, before: Any, after: Any) -> list[str]:
             return [f"state file {shown((before or {}).get('file'))} -> {shown((after or {}).get('file'))}"]
         return [f"{after['file']} content changed"]
     if key == "task_code":
-        return ["task definitions changed (tasks/ or the harness code)"]
+        return ["task definitions changed (tasks/ or aura-eval's code)"]
     if key == "versions":
         return [f"{name} {shown(before.get(name))} -> {shown(after.get(name))}" for name in after
                 if before.get(name) != after.get(name)]
@@ -289,15 +311,24 @@ def describe(key: str, before: Any, after: Any) -> list[str]:
         return [f"--model-args {name} {shown(before.get(name))} -> {shown(after.get(name))}"
                 for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
     if key == "method":
-        return [f"method {shown(before.get('method'))} -> {shown(after.get('method'))}"]
+        return [f"{name} {shown(before.get(name))} -> {shown(after.get(name))}"
+                for name in ("method", "k", "alpha", "strength", "folded") if before.get(name) != after.get(name)]
     return [f"{key} changed"]
 
 
 def data_change(kind: str, before: dict | None, after: dict | None) -> str:
     before, after = before or {}, after or {}
-    if before.get("file") and before.get("file") == after.get("file") and before.get("sha256") != after.get("sha256"):
+    same_file = before.get("file") and before.get("file") == after.get("file")
+    if same_file and before.get("sha256") != after.get("sha256"):
         return f"{after['file']} content changed"
+    if same_file:  # same name, same content: only where it lies changed
+        return f"{after['file']} moved ({place_of(before)} -> {place_of(after)}, same content)"
     return f"{kind} data {source_of(before)} -> {source_of(after)}"
+
+
+def place_of(identity: dict) -> str:
+    relative = identity.get("in_data_dir")
+    return f"{relative} in the data folder" if relative else "outside the data folder"
 
 
 def source_of(identity: dict) -> str:
