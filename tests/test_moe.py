@@ -119,6 +119,12 @@ def slow_responses(model, tokenizer, texts, sites):
     return torch.stack(rows)
 
 
+def test_moe_presets_are_exactly_the_tested_families():
+    from aura_eval.core.modules import MOE_PRESETS
+
+    assert set(MOE_PRESETS) == set(MOE)
+
+
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
     from conftest import build_tokenizer

@@ -68,12 +68,14 @@ def learn_from_model(
     progress: bool = True,
     min_expert_sentences: int = MIN_EXPERT_SENTENCES,
     scratch_dir: str | Path | None = None,
+    auroc_chunk_units: int = 8192,
 ) -> Intervention:
     """Learn on an already loaded model; `rows` are (text, label) with label 1 = toxic.
 
     The responses go to a memory-mapped file in a temporary folder (under `scratch_dir`, else the system's
     temporary folder) and are scored module by module, a chunk of units at a time, so memory holds about
-    one batch of one module's pooled outputs and one chunk of scores, not every module's responses."""
+    one batch of one module's pooled outputs and one chunk (`auroc_chunk_units`) of scores, not every
+    module's responses (README, "Memory")."""
     if isinstance(min_expert_sentences, bool) or not isinstance(min_expert_sentences, int) or min_expert_sentences < 1:
         raise ValueError(f"min_expert_sentences must be a whole number >= 1, got {min_expert_sentences!r}")
     labels = [label for _, label in rows]
@@ -95,8 +97,8 @@ def learn_from_model(
         offset = 0
         for (name, site), width in zip(hooked.items(), widths):
             expert = isinstance(site, ExpertUnits)  # NaN: no response (its expert did not see the sentence)
-            scores = compute_auroc(responses[:, offset : offset + width], torch.tensor(labels), missing=expert,
-                                   min_per_class=min_expert_sentences if expert else 1)
+            scores = compute_auroc(responses[:, offset : offset + width], torch.tensor(labels), auroc_chunk_units,
+                                   missing=expert, min_per_class=min_expert_sentences if expert else 1)
             per_module[name] = scores.reshape(unit_shape(site))
             offset += width
         del responses, stored
