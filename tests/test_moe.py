@@ -273,3 +273,32 @@ def test_transformers_still_has_the_experts_seam():
     assert callable(ExpertsInterface.register)
     assert hasattr(transformers.PreTrainedModel, "set_experts_implementation")
     assert hasattr(transformers.PreTrainedModel, "get_experts_implementation")
+
+
+@pytest.mark.parametrize("family", ["deepseek_v3", "gpt_oss"])
+def test_aura_hf_on_moe_folded_equals_hooked(family, tokenizer, data_csv, tmp_path):
+    """lm-eval's view: `aura-hf` folds the experts in memory by default, and its log-likelihoods equal the hooked
+    model's (fold=false) and differ from the bare model's."""
+    from lm_eval.api.instance import Instance
+
+    from aura_eval.harness.model import AuraLM
+
+    model = moe_model(family, len(tokenizer))
+    src = tmp_path / "model"
+    model.save_pretrained(src)
+    tokenizer.save_pretrained(src)
+    state = tmp_path / "aura.safetensors"
+    assert main(["learn", "--model", str(src), "--data", str(data_csv), "--out", str(state), "--device", "cpu",
+                 "--no-progress", "--min-expert-sentences", str(MIN)]) == 0
+    requests = [Instance("loglikelihood", {}, (t[:12], t[12:]), i) for i, (t, _) in enumerate(TEXTS_LABELS[12:18])]
+
+    def scores(**kwargs):
+        lm = AuraLM(pretrained=str(src), device="cpu", batch_size=3, **kwargs)
+        return [ll for ll, _ in lm.loglikelihood(requests)], lm
+
+    folded, lm = scores(intervention=str(state))
+    assert lm._applied.how == "folded in memory"
+    hooked, _ = scores(intervention=str(state), fold=False)
+    bare, _ = scores(intervention="none")
+    assert folded == pytest.approx(hooked, abs=1e-4)
+    assert max(abs(a - b) for a, b in zip(folded, bare)) > 1e-3

@@ -62,7 +62,8 @@ class HookedIntervention:
         self.handles.clear()
 
     def __len__(self) -> int:
-        return len(self.handles)
+        """The number of hooked sites (every experts projection counts, though one switch serves them)."""
+        return sum(len(h.sites) if isinstance(h, ExpertsHooked) else 1 for h in self.handles.values())
 
 
 def apply(model: nn.Module, intervention: Intervention) -> HookedIntervention:
