@@ -83,7 +83,10 @@ def slow_expert_outputs(experts, hidden, top_k_index):
     return result
 
 
-def slow_responses(model, tokenizer, texts, sites):
+POOL = {"max": lambda x: x.amax(0), "mean": lambda x: x.mean(0), "last": lambda x: x[-1]}
+
+
+def slow_responses(model, tokenizer, texts, sites, pooling="max"):
     """Each sentence alone: every experts module's inputs captured, the reference computed, max over tokens;
     a dense site's output captured whole. Also checks the reference sums to what the experts module returns."""
     torch.set_grad_enabled(False)
@@ -102,7 +105,7 @@ def slow_responses(model, tokenizer, texts, sites):
         row = []
         for name, site in sites.items():
             if not isinstance(site, ExpertUnits):
-                row.append(outs[name].reshape(-1, output_width(site)).amax(0).double())
+                row.append(POOL[pooling](outs[name].reshape(-1, output_width(site))).double())
                 continue
             (hidden, index, weights), out = seen[id(site.experts)]
             per_expert = slow_expert_outputs(site.experts, hidden, index)
@@ -111,7 +114,8 @@ def slow_responses(model, tokenizer, texts, sites):
             for e, (tokens, gate_up, down) in per_expert.items():
                 k = [index[t].tolist().index(e) for t in tokens]
                 total[tokens] += down * weights[tokens, k].double().unsqueeze(1)
-                block[e] = (gate_up if site.param != "down_proj" else down).amax(0)
+                if pooling != "last" or tokens[-1] == hidden.shape[0] - 1:  # "last": only if the last token came
+                    block[e] = POOL[pooling](gate_up if site.param != "down_proj" else down)
             torch.testing.assert_close(total, out.double(), atol=1e-5, rtol=1e-4)  # the reference is the model
             row.append(block.flatten())
         rows.append(torch.cat(row))
@@ -173,6 +177,17 @@ def test_moe_responses_and_auroc_equal_the_slow_reference(family, tokenizer):
         assert low - 1e-6 <= learned[j].item() <= high + 1e-6, (j, learned[j].item(), low, high)
     alphas = torch.cat([a.flatten() for a in iv.alphas.values()])
     assert torch.all(alphas[torch.isnan(learned)] == 1) and (alphas != 1).any()
+
+
+@pytest.mark.parametrize("family, pooling", [("qwen2_moe", "mean"), ("gpt_oss", "last")])
+def test_moe_other_poolings_equal_the_slow_reference(family, pooling, tokenizer):
+    model = moe_model(family, len(tokenizer))
+    sites = resolve_modules(model)
+    texts = [t for t, _ in TEXTS_LABELS]
+    reference = slow_responses(model, tokenizer, texts, sites, pooling)
+    batched = collect_responses(model, tokenizer, texts, sites, pooling, batch_size=5, progress=False)
+    torch.testing.assert_close(batched.double(), reference, atol=1e-4, rtol=1e-4, equal_nan=True)
+    assert torch.isnan(reference).any()
 
 
 @pytest.mark.parametrize("family", sorted(MOE))

@@ -76,7 +76,17 @@ def expert_sites(model: nn.Module) -> dict[str, ExpertUnits]:
 @dataclass
 class _State:
     alphas: dict[str, torch.Tensor] = field(default_factory=dict)  # param -> (E, units)
-    recorders: list = field(default_factory=list)  # objects with start(), record(param, e, tokens, values), finish()
+    recorders: list = field(default_factory=list)  # objects with start(n_tokens), record(param, e, tokens, values), finish()
+    cast: dict[tuple, torch.Tensor] = field(default_factory=dict)  # (param, device, dtype) -> alphas there
+
+    def alphas_for(self, param: str, like: torch.Tensor) -> torch.Tensor | None:
+        """`param`'s alphas on `like`'s device and dtype, cast once (device_map="auto" spreads the layers)."""
+        if param not in self.alphas:
+            return None
+        key = (param, like.device, like.dtype)
+        if key not in self.cast:
+            self.cast[key] = self.alphas[param].to(device=like.device, dtype=like.dtype)
+        return self.cast[key]
 
 
 _STATES: weakref.WeakKeyDictionary[nn.Module, _State] = weakref.WeakKeyDictionary()
@@ -94,9 +104,9 @@ def _project(module: nn.Module, param: str, x: torch.Tensor, e: int) -> torch.Te
 def _scaled(state: _State | None, param: str, e: int, out: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     if state is None:
         return out
-    alphas = state.alphas.get(param)
+    alphas = state.alphas_for(param, out)
     if alphas is not None:
-        out = out * alphas[e].to(device=out.device, dtype=out.dtype)
+        out = out * alphas[e]
     for recorder in state.recorders:
         recorder.record(param, e, tokens, out)
     return out
@@ -109,7 +119,7 @@ def experts_forward(self: nn.Module, hidden_states: torch.Tensor, top_k_index: t
     before the activation (gate_up_proj / up_proj) and before the routing weight (down_proj)."""
     state = _STATES.get(self)
     for recorder in state.recorders if state else ():
-        recorder.start()
+        recorder.start(hidden_states.shape[0])
     out = torch.zeros_like(hidden_states)
     expert_ids = top_k_index.reshape(-1)
     order = torch.argsort(expert_ids, stable=True)
@@ -200,6 +210,7 @@ def drop_state(module: nn.Module) -> None:
 def set_alphas(site: ExpertUnits, alphas: torch.Tensor | None) -> None:
     """Dampen `site`'s units by `alphas` (E, units) while the model runs the aura_eval function (None: stop)."""
     state = state_of(site.experts)
+    state.cast.clear()
     if alphas is None:
         state.alphas.pop(site.param, None)
         drop_state(site.experts)

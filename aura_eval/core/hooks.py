@@ -153,12 +153,12 @@ def _owned(p: torch.Tensor, spans: list[tuple[int, int, int, int]]) -> bool:
     )
 
 
-def foldable(model: nn.Module, name: str, spans: list | None = None) -> bool:
+def foldable(model: nn.Module, name: str, spans: list | None = None, sites: dict | None = None) -> bool:
     """Whether scaling `name`'s weight rows and bias is exactly the hook's output scaling: a plain
     nn.Linear or GPT-2 Conv1D (not a subclass such as a quantised layer), or a fused experts projection,
     whose floating-point weight and bias are materialised (not offloaded) and belong to it alone (scaling
     a weight tied to or sharing memory with another parameter would change that one too)."""
-    site = sites_of(model).get(name)
+    site = (sites if sites is not None else sites_of(model)).get(name)
     if site is None or not (isinstance(site, ExpertUnits) or type(site) is nn.Linear or is_conv1d(site)):
         return False
     weight, bias, _ = site_weight(site)
@@ -204,7 +204,7 @@ def apply_folded(model: nn.Module, intervention: Intervention, keep_original: bo
     for name, alphas in intervention.alphas.items():
         if torch.all(alphas == 1):
             continue
-        if not foldable(model, name, spans):
+        if not foldable(model, name, spans, sites):
             rest[name] = alphas
             continue
         mask, saved, saved_bias = scale_units_(sites[name], alphas)

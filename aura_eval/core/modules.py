@@ -103,11 +103,13 @@ def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
 def sites_of(model: nn.Module) -> dict[str, nn.Module | ExpertUnits]:
     """Every named module and every fused experts projection (`ExpertUnits`), by name, in model order."""
     found: dict[str, nn.Module | ExpertUnits] = {}
-    experts = expert_sites(model)
+    by_module: dict[int, dict[str, ExpertUnits]] = {}
+    for n, site in expert_sites(model).items():
+        by_module.setdefault(id(site.experts), {})[n] = site
     for name, module in model.named_modules():
         if name:
             found[name] = module
-            found.update({n: s for n, s in experts.items() if s.experts is module})
+            found.update(by_module.get(id(module), {}))
     return found
 
 

@@ -87,8 +87,13 @@ class ExpertsRecorder:
                  responses: torch.Tensor, ran: set[int]):
         self.columns, self.batch, self.pooling, self.responses, self.ran = columns, batch, pooling, responses, ran
 
-    def start(self) -> None:
+    def start(self, n_tokens: int) -> None:
+        # The experts see the batch flattened, token t of sentence t // tokens: anything else cannot be pooled.
+        if n_tokens != self.batch["pooled"].numel():
+            raise ValueError(f"the experts saw {n_tokens} tokens, the batch holds {self.batch['pooled'].numel()}: "
+                             "cannot tell which sentence a token is from")
         rows = len(self.batch["rows"])
+        self.pooled = self.batch["pooled"].to(next(iter(self.columns.values()))[1].weight.device)
         fill = float("-inf") if self.pooling != "mean" else 0.0
         self.acc = {p: torch.full((rows, *site.shape), fill, device=site.weight.device) for p, (_, site) in self.columns.items()}
         self.count = {p: torch.zeros(rows, site.shape[0], device=site.weight.device) for p, (_, site) in self.columns.items()}
@@ -96,10 +101,7 @@ class ExpertsRecorder:
     def record(self, param: str, e: int, tokens: torch.Tensor, values: torch.Tensor) -> None:
         if param not in self.columns:
             return
-        pooled = self.batch["pooled"].to(tokens.device)
-        if tokens.numel() and int(tokens.max()) >= pooled.numel():
-            raise ValueError("the experts saw more tokens than the batch holds: cannot tell which sentence a token is from")
-        keep = pooled[tokens]
+        keep = self.pooled[tokens]
         sentence = tokens[keep] // self.batch["tokens"]
         values = values[keep].float()
         acc = self.acc[param][:, e]  # a view: written in place
