@@ -317,3 +317,29 @@ def test_aura_hf_on_moe_folded_equals_hooked(family, tokenizer, data_csv, tmp_pa
     bare, _ = scores(intervention="none")
     assert folded == pytest.approx(hooked, abs=1e-4)
     assert max(abs(a - b) for a, b in zip(folded, bare)) > 1e-3
+
+
+@pytest.mark.parametrize("chunk_units", [1, 5, 8192])
+def test_auroc_with_missing_responses_matches_sklearn_on_the_rest(chunk_units):
+    from aura_eval.core.auroc import auroc
+
+    g = torch.Generator().manual_seed(0)
+    n, units = 60, 12
+    x = torch.randint(0, 5, (n, units), generator=g).float()  # ties
+    x[:, :4] = torch.randn(n, 4, generator=g)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x[torch.rand(n, units, generator=g) < 0.4] = float("nan")  # no response
+    x[:, 11] = float("nan")
+    x[y == 1, 10] = float("nan")
+    x[(y == 1).nonzero()[:3].flatten(), 10] = 1.0  # 3 toxic sentences left: below a minimum of 4
+    ours = auroc(x, y, chunk_units=chunk_units, missing=True, min_per_class=4)
+    for j in range(10):
+        keep = ~torch.isnan(x[:, j])
+        assert ours[j].item() == pytest.approx(roc_auc_score(y[keep].numpy(), x[keep, j].numpy()), abs=1e-9)
+    assert math.isnan(ours[10]) and math.isnan(ours[11])
+    assert not math.isnan(auroc(x[:, 10:11], y, missing=True, min_per_class=3)[0])
+    with pytest.raises(ValueError, match="NaN"):
+        auroc(x, y)  # without `missing`, NaN is still an error
+    x[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="inf"):
+        auroc(x, y, missing=True)

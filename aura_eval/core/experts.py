@@ -5,7 +5,7 @@ holding 3-D parameters (`gate_up_proj`, `down_proj`, expert first), whose forwar
 `transformers.integrations.moe.ExpertsInterface`. A forward hook on that module sees only the routed sum,
 so aura-eval registers its own experts function ("aura_eval") in that interface: a per-expert loop that
 computes what the built-in ones compute, scales the outputs of an expert's projections by their alphas
-and hands them to a recorder. `activated` switches a model to it and back to the implementation it had.
+and hands them to a recorder. `activate` switches a model to it, and back to the implementation it had.
 
 An `ExpertUnits` site is one projection of one experts module: its units are (expert, output column)
 pairs, shape (E, width) with the expert first, named `<experts module>.<parameter>`.
@@ -14,7 +14,6 @@ pairs, shape (E, width) with the expert first, named `<experts module>.<paramete
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -150,19 +149,9 @@ def _register() -> None:
     ExpertsInterface.register(IMPLEMENTATION, experts_forward)
 
 
-@contextmanager
-def activated(model: nn.Module, experts: list[nn.Module]):
-    """Run `model` with the aura_eval experts function (nested uses share one switch); on exit the model gets
-    back the implementation it had (grouped_mm, batched_mm, eager, ...)."""
-    handle = activate(model, experts)
-    try:
-        yield
-    finally:
-        handle()
-
-
 def activate(model: nn.Module, experts: list[nn.Module]):
-    """Switch `model` to the aura_eval experts function; returns the callable that switches it back."""
+    """Switch `model` to the aura_eval experts function (nested users share one switch); returns the callable
+    that, once the last user calls it, gives the model back the implementation it had (grouped_mm, eager, ...)."""
     if not hasattr(model, "set_experts_implementation"):
         raise ValueError(f"{type(model).__name__} is not a transformers model: its experts dispatch cannot be set")
     _register()
