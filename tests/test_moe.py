@@ -25,7 +25,7 @@ from aura_eval.core.experts import ExpertUnits
 from aura_eval.core.hooks import applied, apply_folded, fold
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.learn import learn_from_model
-from aura_eval.core.modules import PRESETS, output_width, preset_for, resolve_modules, unit_shape
+from aura_eval.core.modules import MOE_PRESETS, PRESETS, output_width, preset_for, resolve_modules, unit_shape
 from aura_eval.core.responses import collect_responses
 
 ROUTED = dict(num_experts_per_tok=2, moe_intermediate_size=16)
@@ -124,8 +124,6 @@ def slow_responses(model, tokenizer, texts, sites, pooling="max"):
 
 
 def test_moe_presets_are_exactly_the_tested_families():
-    from aura_eval.core.modules import MOE_PRESETS
-
     assert set(MOE_PRESETS) == set(MOE)
 
 
@@ -290,7 +288,7 @@ def test_transformers_still_has_the_experts_seam():
     assert hasattr(transformers.PreTrainedModel, "get_experts_implementation")
 
 
-@pytest.mark.parametrize("family", ["deepseek_v3", "gpt_oss"])
+@pytest.mark.parametrize("family", sorted(MOE))
 def test_aura_hf_on_moe_folded_equals_hooked(family, tokenizer, data_csv, tmp_path):
     """lm-eval's view: `aura-hf` folds the experts in memory by default, and its log-likelihoods equal the hooked
     model's (fold=false) and differ from the bare model's."""
@@ -343,3 +341,22 @@ def test_auroc_with_missing_responses_matches_sklearn_on_the_rest(chunk_units):
     x[0, 0] = float("inf")
     with pytest.raises(ValueError, match="inf"):
         auroc(x, y, missing=True)
+
+
+def test_moe_without_a_preset_hooks_its_experts_and_shared_expert(tokenizer, monkeypatch, caplog):
+    """A mixture-of-experts model_type without a preset: its fused experts and the dense MLP Linear layers
+    beside them (the router's one-column gate left out), logged once."""
+    import logging
+
+    config_name, kwargs = MOE["qwen2_moe"]
+    model = tiny_model(config_for(config_name, dict(kwargs, mlp_only_layers=[]), len(tokenizer)))
+    for table in (PRESETS, MOE_PRESETS):
+        monkeypatch.delitem(table, "qwen2_moe")
+    monkeypatch.setattr("aura_eval.core.modules._announced", set())
+    with caplog.at_level(logging.WARNING, logger="aura_eval.core.modules"):
+        patterns = preset_for(model)
+    assert patterns == ["model.layers.*.mlp.experts.gate_up_proj", "model.layers.*.mlp.experts.down_proj",
+                        "model.layers.*.mlp.shared_expert.gate_proj", "model.layers.*.mlp.shared_expert.up_proj",
+                        "model.layers.*.mlp.shared_expert.down_proj"]
+    assert "no preset for mixture-of-experts model_type=qwen2_moe" in caplog.text
+    assert len(resolve_modules(model, patterns)) == 2 * len(patterns)
