@@ -63,9 +63,6 @@ def expert_sites(model: nn.Module) -> dict[str, ExpertUnits]:
     for name, module in model.named_modules():
         if not is_fused_experts(module):
             continue
-        if module.has_post_expert_norm:
-            raise ValueError(f"{name} ({type(module).__name__}) normalises each expert's output: its down_proj units "
-                             "cannot be dampened exactly; aura-eval does not support this experts layout")
         for param in ("gate_up_proj" if module.has_gate else "up_proj", "down_proj"):
             sites[f"{name}.{param}"] = ExpertUnits(module, param)
     return sites
@@ -115,7 +112,8 @@ def experts_forward(self: nn.Module, hidden_states: torch.Tensor, top_k_index: t
                     top_k_weights: torch.Tensor) -> torch.Tensor:
     """The experts computation, one expert at a time over the tokens routed to it (what transformers' eager,
     batched_mm and grouped_mm compute), with each projection's output scaled by its alphas and recorded,
-    before the activation (gate_up_proj / up_proj) and before the routing weight (down_proj)."""
+    before the activation (gate_up_proj / up_proj) and before any post-expert norm and the routing weight
+    (down_proj)."""
     state = _STATES.get(self)
     for recorder in state.recorders if state else ():
         recorder.start(hidden_states.shape[0])
@@ -137,6 +135,8 @@ def experts_forward(self: nn.Module, hidden_states: torch.Tensor, top_k_index: t
         else:
             hidden = self.act_fn(_scaled(state, "up_proj", e, _project(self, "up_proj", x, e), tokens))
         y = _scaled(state, "down_proj", e, _project(self, "down_proj", hidden, e), tokens)
+        if self.has_post_expert_norm:  # after the down units, as folding their rows also acts before it
+            y = self.post_expert_norm(y)
         out.index_add_(0, tokens, (y * top_k_weights[tokens, slot, None]).to(out.dtype))
     for recorder in state.recorders if state else ():
         recorder.finish()
