@@ -94,7 +94,7 @@ def cmd_learn(args) -> int:
         text_column=args.text_column, label_column=args.label_column, split=args.split, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         modules=args.modules, pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length,
-        progress=not args.no_progress, overwrite=args.overwrite,
+        progress=not args.no_progress, overwrite=args.overwrite, min_expert_sentences=args.min_expert_sentences,
     )
     print(f"Saved {iv.variant} intervention to {args.out}")
     print(json.dumps({**iv.summary(), "timings_s": iv.meta.get("timings_s")}, indent=2))
@@ -316,10 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", help="split of a Hub dataset")
     p.add_argument("--modules", help="glob patterns of modules to hook, separated by '|' (default: the "
                    "architecture preset, e.g. model.layers.*.mlp.gate_proj|up_proj|down_proj, else the MLP "
-                   "layers found by structure; mixture-of-experts models need it)")
+                   "layers found by structure; in a mixture-of-experts model e.g. model.layers.*.mlp.experts.down_proj)")
     p.add_argument("--pooling", default="max", choices=["max", "mean", "last"], help="pooling over tokens (paper: max)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="sentences per forward pass (default 16)")
     p.add_argument("--max-length", type=positive_int, default=128, help="truncate sentences to this many tokens")
+    p.add_argument("--min-expert-sentences", type=positive_int, default=5, help="mixture-of-experts models: an "
+                   "expert reached by fewer sentences of either class keeps alpha 1 (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_learn)
 

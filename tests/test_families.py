@@ -1,7 +1,8 @@
 """Every family with a module preset, on a tiny random model built from its transformers config class:
 the preset resolves, `aura-eval learn` runs without --modules, hooked logits equal folded logits, and the
 checkpoint `aura-eval export` writes reloads with those logits. Then the structural fallback for a
-model_type without a preset, and the refusal of mixture-of-experts models."""
+model_type without a preset, and the refusal of mixture-of-experts models whose experts are not fused
+(the fused MoE families: tests/test_moe.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from transformers import AutoModelForCausalLM
 from aura_eval.cli import main
 from aura_eval.core.hooks import apply, fold
 from aura_eval.core.intervention import Intervention
-from aura_eval.core.modules import PRESETS, is_linear_like, output_width, preset_for, resolve_modules
+from aura_eval.core.modules import MOE_PRESETS, PRESETS, is_linear_like, output_width, preset_for, resolve_modules
 from aura_eval.core.responses import collect_responses
 
 # Small enough for seconds per family; initializer_range larger than the default so that dampened units
@@ -50,12 +51,6 @@ FAMILIES: dict[str, tuple[str, dict]] = {
         vision_config=dict(hidden_size=32, intermediate_size=48, num_hidden_layers=1, num_attention_heads=2,
                            image_size=28, patch_size=14))),
 }
-# Each MoE config: a tiny model with 4 experts (Qwen2-MoE also has its dense shared expert).
-MOE = {"mixtral": "MixtralConfig", "qwen2_moe": "Qwen2MoeConfig", "olmoe": "OlmoeConfig"}
-MOE_KW = dict(DECODER, head_dim=16, num_local_experts=4, num_experts=4, num_experts_per_tok=2,
-              moe_intermediate_size=16, shared_expert_intermediate_size=24)
-
-
 # Sentences of different lengths (so batches are padded), CORPUS's alternating non-toxic / toxic lines.
 TEXTS_LABELS = [(text[: 20 + 7 * i].strip(), i % 2) for i, text in enumerate(CORPUS[:12])]
 
@@ -123,7 +118,7 @@ def data_csv(tmp_path_factory):
 
 
 def test_presets_are_exactly_the_tested_families():
-    assert set(PRESETS) == set(FAMILIES)
+    assert set(PRESETS) == set(FAMILIES) | set(MOE_PRESETS)  # the MoE families: tests/test_moe.py
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -280,49 +275,26 @@ def test_real_ambiguous_structures(monkeypatch):
         preset_for(mamba)
 
 
-# -- mixture of experts: refused without --modules, dense parts work with it -----------------------
-@pytest.mark.parametrize("moe", sorted(MOE))
-def test_moe_is_refused_without_modules(moe, tokenizer, data_csv, tmp_path, capsys):
-    model = tiny_model(config_for(MOE[moe], MOE_KW, len(tokenizer)))
-    assert model.config.model_type == moe
-    with pytest.raises(ValueError, match=f"model_type='{moe}' is a mixture-of-experts model") as err:
-        preset_for(model)
-    message = str(err.value)
-    assert "model.layers.*.mlp.experts" in message and "--modules" in message and "\n" not in message
-    if moe == "qwen2_moe":  # its dense shared expert is suggested
-        assert "model.layers.*.mlp.shared_expert.gate_proj" in message
-    else:
-        assert "no dense MLP Linear layer" in message
+# -- mixture of experts: tests/test_moe.py; here the MoE families' dense parts with --modules -------
+def test_moe_dense_parts_with_modules(tokenizer, data_csv, tmp_path):
+    """--modules naming only Qwen2-MoE's dense shared expert learns, hooks, folds and exports like a dense model."""
+    from test_moe import moe_model
 
+    model = moe_model("qwen2_moe", len(tokenizer))
     src = tmp_path / "model"
     model.save_pretrained(src)
     tokenizer.save_pretrained(src)
     state = tmp_path / "aura.safetensors"
-    learn = ["learn", "--model", str(src), "--data", str(data_csv), "--out", str(state), "--device", "cpu", "--no-progress"]
-    assert main(learn) != 0
-    assert "mixture-of-experts" in capsys.readouterr().err
-    assert not state.exists()
-
-    dense = ("model.layers.*.mlp.shared_expert.gate_proj|model.layers.*.mlp.shared_expert.up_proj|"
-             "model.layers.*.mlp.shared_expert.down_proj" if moe == "qwen2_moe" else "model.layers.*.self_attn.o_proj")
-    assert main([*learn, "--modules", dense]) == 0
+    dense = "model.layers.*.mlp.shared_expert.gate_proj|model.layers.*.mlp.shared_expert.down_proj"
+    assert main(["learn", "--model", str(src), "--data", str(data_csv), "--out", str(state), "--device", "cpu",
+                 "--no-progress", "--modules", dense]) == 0
     iv = Intervention.load(state, model=model)
-    assert len(iv.auroc) == 2 * len(dense.split("|"))
+    assert list(iv.auroc) == ["model.layers.1.mlp.shared_expert.gate_proj", "model.layers.1.mlp.shared_expert.down_proj"]
     ids = torch.randint(1, len(tokenizer), (2, 12), generator=torch.Generator().manual_seed(1))
     handle = apply(model, iv)
     with_hooks = logits(model, ids)
     handle.remove()
     torch.testing.assert_close(logits(fold(copy.deepcopy(model), iv), ids), with_hooks, atol=1e-5, rtol=1e-4)
-    out = tmp_path / "exported"
-    assert main(["export", "--model", str(src), "--intervention", str(state), "--out", str(out)]) == 0
-    torch.testing.assert_close(logits(AutoModelForCausalLM.from_pretrained(out).eval(), ids), with_hooks,
-                               atol=1e-5, rtol=1e-4)
-
-
-def test_moe_experts_cannot_be_named_as_modules():
-    model = tiny_model(config_for("MixtralConfig", MOE_KW, 64))
-    with pytest.raises(ValueError, match="not Linear / Conv1D layers"):
-        resolve_modules(model, "model.layers.*.mlp.experts")
 
 
 def test_a_module_that_never_runs_is_refused(tokenizer):
@@ -342,6 +314,6 @@ def test_moe_with_per_expert_linear_layers_is_refused_too():
     block.mlp.experts = nn.ModuleList([nn.Linear(8, 16) for _ in range(4)])
     block.mlp.shared = nn.Linear(8, 16)
     model = Custom([block, copy.deepcopy(block)])
-    with pytest.raises(ValueError, match=r"'brand_new' is a mixture-of-experts model: its experts \(stack.\*.mlp.experts\)"
+    with pytest.raises(ValueError, match=r"'brand_new' is a mixture-of-experts model whose experts \(stack.\*.mlp.experts\)"
                                          r".*--modules 'stack.\*.mlp.0 \| stack.\*.mlp.2 \| stack.\*.mlp.shared'"):
         preset_for(model)

@@ -49,3 +49,11 @@ def test_empty_input_is_an_error(tiny_gpt2):
     tok = AutoTokenizer.from_pretrained(tiny_gpt2)
     with pytest.raises(ValueError, match="No sentences"):
         collect_responses(model, tok, [], resolve_modules(model), progress=False)
+
+
+def test_out_must_fit(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    modules = resolve_modules(model)
+    with pytest.raises(ValueError, match=r"out must be a float32 \(2, "):
+        collect_responses(model, tok, TEXTS[:2], modules, out=torch.empty(3, 4), progress=False)

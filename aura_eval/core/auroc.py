@@ -10,10 +10,12 @@ import torch
 
 
 def _positive_rank_sums(values: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-    """Sum of the 1-based average ranks of the positive samples, per row of `values` (units x samples).
+    """Sum of the 1-based average ranks of the positive samples, per row of `values` (units x samples);
+    `positive` is (samples,) or, to leave out missing samples per unit, (units, samples).
 
     Rows are sorted along the contiguous axis; a tie group spanning sorted positions [first, last]
-    gives each member the rank (first + last) / 2 + 1.
+    gives each member the rank (first + last) / 2 + 1. NaN sorts after every number, so the ranks
+    of the numbers in a row are their ranks among the numbers alone.
     """
     n = values.shape[1]
     sorted_vals, order = torch.sort(values, dim=1)
@@ -25,14 +27,19 @@ def _positive_rank_sums(values: torch.Tensor, positive: torch.Tensor) -> torch.T
     first = torch.where(starts_group, positions, 0).cummax(dim=1).values
     last = torch.where(ends_group, positions, n).flip(1).cummin(dim=1).values.flip(1)
     ranks = (first + last).to(torch.float64) / 2 + 1
-    return (ranks * positive[order]).sum(dim=1)
+    chosen = positive[order] if positive.dim() == 1 else torch.gather(positive, 1, order)
+    return (ranks * chosen).sum(dim=1)
 
 
-def auroc(responses: torch.Tensor, labels: torch.Tensor, chunk_units: int = 8192) -> torch.Tensor:
+def auroc(responses: torch.Tensor, labels: torch.Tensor, chunk_units: int = 8192, missing: bool = False,
+          min_per_class: int = 1) -> torch.Tensor:
     """AUROC of every unit (column of `responses`, samples x units) for predicting `labels` (1 = toxic).
 
-    Works over chunks of units so memory stays at a few copies of (chunk_units x samples).
+    Works over chunks of units so memory stays at a few copies of (chunk_units x samples); `responses`
+    may be a memory-mapped tensor, of which only a chunk is read at a time.
     Returns float64 values in [0, 1]; 0.5 means the unit does not separate the classes.
+    With `missing`, NaN marks a sample a unit has no response to (an expert the sentence did not reach):
+    each unit's AUROC is over its other samples, and NaN when fewer than `min_per_class` of either class remain.
     """
     labels = torch.as_tensor(labels).flatten()
     if responses.ndim != 2 or responses.shape[0] != labels.numel():
@@ -50,8 +57,16 @@ def auroc(responses: torch.Tensor, labels: torch.Tensor, chunk_units: int = 8192
     out = torch.empty(responses.shape[1], dtype=torch.float64)
     for start in range(0, responses.shape[1], chunk_units):
         chunk = responses[:, start : start + chunk_units].to(torch.float32).T.contiguous()
-        if not torch.isfinite(chunk).all():
+        present = ~torch.isnan(chunk) if missing else None
+        if torch.isinf(chunk).any() or (not missing and torch.isnan(chunk).any()):
             raise ValueError("responses contain NaN or inf: the model produced non-finite activations")
-        rank_sum = _positive_rank_sums(chunk, positive)
-        out[start : start + chunk.shape[0]] = ((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)).cpu()
+        if missing:
+            weights = present * positive
+            pos, neg = weights.sum(dim=1), present.sum(dim=1) - weights.sum(dim=1)
+            rank_sum = _positive_rank_sums(chunk, weights)
+            value = (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+            value[(pos < max(min_per_class, 1)) | (neg < max(min_per_class, 1))] = float("nan")
+        else:
+            value = (_positive_rank_sums(chunk, positive) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        out[start : start + chunk.shape[0]] = value.cpu()
     return out

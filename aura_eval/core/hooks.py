@@ -2,7 +2,8 @@
 
 Hooks leave the weights untouched (one model, many variants); `fold` bakes the same alphas into the
 weights and biases so the result is a plain checkpoint any engine can serve. Both compute
-``output[..., j] * alpha[j]``, so hooked and folded logits agree.
+``output[..., j] * alpha[j]`` (per expert for a fused experts projection: ``alpha[e, j]``), so hooked
+and folded logits agree.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from aura_eval.core.experts import ExpertsHooked, ExpertUnits
 from aura_eval.core.intervention import Intervention
+from aura_eval.core.modules import is_conv1d, site_weight, sites_of, unit_shape
 
 
 class AlphaHook:
@@ -37,9 +40,10 @@ class AlphaHook:
 
 
 class HookedIntervention:
-    """Handles of the hooks `apply` registered; `remove()` restores the bare model."""
+    """Handles of the hooks `apply` registered (forward hooks, and the experts dispatch for experts sites);
+    `remove()` restores the bare model."""
 
-    def __init__(self, handles: dict[str, torch.utils.hooks.RemovableHandle]):
+    def __init__(self, handles: dict[str, object]):
         self.handles = handles
 
     def remove(self) -> None:
@@ -48,18 +52,26 @@ class HookedIntervention:
         self.handles.clear()
 
     def __len__(self) -> int:
-        return len(self.handles)
+        """The number of hooked sites (every experts projection counts, though one switch serves them)."""
+        return sum(len(h.sites) if isinstance(h, ExpertsHooked) else 1 for h in self.handles.values())
 
 
 def apply(model: nn.Module, intervention: Intervention) -> HookedIntervention:
-    """Hook every module where some alpha differs from 1. Checks the intervention fits the model."""
+    """Hook every site where some alpha differs from 1: a forward hook on a Linear-like module, alphas read
+    by the aura_eval experts function for an experts projection. Checks the intervention fits the model."""
     intervention.check_fits(model)
-    named = dict(model.named_modules())
-    handles = {}
+    sites = sites_of(model)
+    handles: dict[str, object] = {}
+    experts = {}
     for name, alphas in intervention.alphas.items():
         if torch.all(alphas == 1):
             continue  # an identity hook would only cost time
-        handles[name] = named[name].register_forward_hook(AlphaHook(name, alphas))
+        if isinstance(sites[name], ExpertUnits):
+            experts[name] = sites[name]
+        else:
+            handles[name] = sites[name].register_forward_hook(AlphaHook(name, alphas))
+    if experts:
+        handles[" experts"] = ExpertsHooked(model, experts, {n: intervention.alphas[n] for n in experts})
     return HookedIntervention(handles)
 
 
@@ -74,22 +86,40 @@ def applied(model: nn.Module, intervention: Intervention):
 
 
 @torch.no_grad()
+def scale_units_(site, alphas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The one row-scaling routine: multiply, in float32, the weight slices and bias entries of the units
+    whose alpha differs from 1 by that alpha, in place (see `site_weight` for where units sit). Returns
+    (mask of those units, their original weight slices, their original bias entries) for `unscale_units_`."""
+    weight, bias, axis = site_weight(site)
+    a = alphas.reshape(unit_shape(site)).to(device=weight.device, dtype=torch.float32)
+    mask = a != 1
+    rows = weight.movedim(axis, a.dim() - 1)  # a view: units (expert first) lead, each unit's slice after
+    saved = rows[mask].clone()
+    rows[mask] = (saved.float() * a[mask].unsqueeze(-1)).to(weight.dtype)
+    saved_bias = None
+    if bias is not None:
+        saved_bias = bias[mask].clone()
+        bias[mask] = (saved_bias.float() * a[mask]).to(bias.dtype)
+    return mask, saved, saved_bias
+
+
+@torch.no_grad()
+def unscale_units_(site, mask: torch.Tensor, saved: torch.Tensor, saved_bias: torch.Tensor | None) -> None:
+    """Put back what `scale_units_` saved, bit for bit."""
+    weight, bias, axis = site_weight(site)
+    weight.movedim(axis, mask.dim() - 1)[mask] = saved
+    if bias is not None:
+        bias[mask] = saved_bias
+
+
+@torch.no_grad()
 def fold(model: nn.Module, intervention: Intervention) -> nn.Module:
     """Scale weights and biases in place so the bare model computes what the hooked one does."""
     intervention.check_fits(model)
-    named = dict(model.named_modules())
+    sites = sites_of(model)
     for name, alphas in intervention.alphas.items():
-        if torch.all(alphas == 1):
-            continue
-        module = named[name]
-        weight = module.weight
-        a = alphas.to(device=weight.device, dtype=torch.float32)
-        # nn.Linear stores (out, in); GPT-2's Conv1D stores (in, out).
-        scale = a.unsqueeze(0) if type(module).__name__ == "Conv1D" else a.unsqueeze(1)
-        weight.copy_((weight.float() * scale).to(weight.dtype))
-        bias = getattr(module, "bias", None)
-        if bias is not None:
-            bias.copy_((bias.float() * a).to(bias.dtype))
+        if not torch.all(alphas == 1):
+            scale_units_(sites[name], alphas)
     return model
 
 
@@ -113,15 +143,16 @@ def _owned(p: torch.Tensor, spans: list[tuple[int, int, int, int]]) -> bool:
     )
 
 
-def foldable(model: nn.Module, name: str, spans: list | None = None) -> bool:
+def foldable(model: nn.Module, name: str, spans: list | None = None, sites: dict | None = None) -> bool:
     """Whether scaling `name`'s weight rows and bias is exactly the hook's output scaling: a plain
-    nn.Linear or GPT-2 Conv1D (not a subclass such as a quantised layer) whose floating-point weight and
-    bias are materialised (not offloaded) and belong to this module alone (scaling a weight tied to or
-    sharing memory with another parameter would change that one too)."""
-    module = dict(model.named_modules()).get(name)
-    if module is None or not (type(module) is nn.Linear or type(module).__name__ == "Conv1D"):
+    nn.Linear or GPT-2 Conv1D (not a subclass such as a quantised layer), or a fused experts projection,
+    whose floating-point weight and bias are materialised (not offloaded) and belong to it alone (scaling
+    a weight tied to or sharing memory with another parameter would change that one too)."""
+    site = (sites if sites is not None else sites_of(model)).get(name)
+    if site is None or not (isinstance(site, ExpertUnits) or type(site) is nn.Linear or is_conv1d(site)):
         return False
-    own = [p for p in (module.weight, getattr(module, "bias", None)) if p is not None]
+    weight, bias, _ = site_weight(site)
+    own = [p for p in (weight, bias) if p is not None]
     if any(not p.is_floating_point() or p.is_meta for p in own):
         return False
     spans = spans if spans is not None else _parameter_spans(model)
@@ -129,7 +160,7 @@ def foldable(model: nn.Module, name: str, spans: list | None = None) -> bool:
 
 
 class AppliedIntervention:
-    """An intervention applied to a live model: `folded` modules have scaled weights, the rest are hooked.
+    """An intervention applied to a live model: `folded` sites have scaled weights, the rest are hooked.
 
     `remove()` restores the bare model exactly (the original rows were kept) when `keep_original` was set."""
 
@@ -147,37 +178,26 @@ class AppliedIntervention:
         self.hooked.remove()
         if self.folded and not self._kept:
             raise RuntimeError("the intervention was folded in memory without keeping the original weights; reload the model")
-        for module, dim, rows, weight, bias in self.folded.values():
-            module.weight.index_copy_(dim, rows, weight)
-            if bias is not None:
-                module.bias.index_copy_(0, rows, bias)
+        for site, *saved in self.folded.values():
+            unscale_units_(site, *saved)
         self.folded.clear()
 
 
 @torch.no_grad()
 def apply_folded(model: nn.Module, intervention: Intervention, keep_original: bool = True) -> AppliedIntervention:
     """Apply `intervention` at no run-time cost: fold the alphas into the weights of every `foldable`
-    module (what `fold` does for an export), and hook the others. With `keep_original` the changed rows
-    are copied first so that `remove()` gives back the bare weights bit for bit."""
+    site (what `fold` does for an export), and hook the others. With `keep_original` the changed rows
+    are kept so that `remove()` gives back the bare weights bit for bit."""
     intervention.check_fits(model)
-    named = dict(model.named_modules())
+    sites = sites_of(model)
     folded, rest, spans = {}, {}, _parameter_spans(model)
     for name, alphas in intervention.alphas.items():
         if torch.all(alphas == 1):
             continue
-        if not foldable(model, name, spans):
+        if not foldable(model, name, spans, sites):
             rest[name] = alphas
             continue
-        module = named[name]
-        dim = 1 if type(module).__name__ == "Conv1D" else 0  # the output-unit axis of the weight
-        rows = torch.nonzero(alphas != 1).flatten().to(module.weight.device)
-        bias = getattr(module, "bias", None)
-        saved = (module.weight.index_select(dim, rows).clone(), None if bias is None else bias.index_select(0, rows).clone())
-        a = alphas.to(device=module.weight.device, dtype=torch.float32)
-        scale = a.unsqueeze(0) if dim == 1 else a.unsqueeze(1)
-        module.weight.copy_((module.weight.float() * scale).to(module.weight.dtype))
-        if bias is not None:
-            bias.copy_((bias.float() * a).to(bias.dtype))
-        folded[name] = (module, dim, rows, *(saved if keep_original else (None, None)))
+        mask, saved, saved_bias = scale_units_(sites[name], alphas)
+        folded[name] = (sites[name], mask, *((saved, saved_bias) if keep_original else (None, None)))
     hooked = apply(model, replace(intervention, auroc={n: intervention.auroc[n] for n in rest}, alphas=rest))
     return AppliedIntervention(folded, hooked, keep_original)

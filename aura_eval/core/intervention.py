@@ -30,7 +30,7 @@ from torch import nn
 from aura_eval import __version__
 from aura_eval.core.config import BASE_LABEL, InterventionConfig
 from aura_eval.core.files import atomic_write
-from aura_eval.core.modules import output_width
+from aura_eval.core.modules import output_width, sites_of
 
 FORMAT = "aura-eval/intervention"
 FORMAT_VERSION = 2
@@ -49,22 +49,24 @@ def alphas_from_auroc(auroc: dict[str, torch.Tensor], config: InterventionConfig
         return {n: torch.where(a > 0.5, 1 - 2 * (a - 0.5), torch.ones_like(a)).float() for n, a in auroc.items()}
     if config.method == "none":
         return {n: torch.ones_like(a, dtype=torch.float32) for n, a in auroc.items()}
-    total = sum(a.numel() for a in auroc.values())
+    # 2-D (experts x units) entries rank with the rest; a NaN AUROC (an expert unit without responses) is never chosen.
+    flat = torch.cat([a.flatten() for a in auroc.values()])
+    total = int((~torch.isnan(flat)).sum())
     if config.k > total:
         raise ValueError(f"method={config.method} needs k, the number of units to change, in 1..{total}; got {config.k}")
-    flat = torch.cat(list(auroc.values()))
     # Stable descending order: ties at the k-th place resolve to the earlier module / unit.
-    top = torch.sort(flat, descending=True, stable=True).indices[: config.k]
+    top = torch.sort(torch.nan_to_num(flat, nan=-1.0), descending=True, stable=True).indices[: config.k]
     flat_alpha = torch.ones_like(flat, dtype=torch.float32)
     flat_alpha[top] = float(config.alpha)
-    return dict(zip(auroc, flat_alpha.split([a.numel() for a in auroc.values()])))
+    parts = flat_alpha.split([a.numel() for a in auroc.values()])
+    return {n: part.reshape(a.shape) for (n, a), part in zip(auroc.items(), parts)}
 
 
 def model_fingerprint(model: nn.Module, module_names: list[str]) -> dict:
     """What a state file must match: the architecture and the width of every hooked module."""
     config = getattr(model, "config", None)
     architectures = getattr(config, "architectures", None) or [type(model).__name__]
-    named = dict(model.named_modules())
+    named = sites_of(model)
     missing = [n for n in module_names if n not in named]
     if missing:
         raise StateFileError(
@@ -193,17 +195,25 @@ class Intervention:
 
     def summary(self) -> dict:
         """Numbers worth logging: unit counts, experts, and how much the model is changed."""
-        flat_auroc = torch.cat(list(self.auroc.values())) if self.auroc else torch.empty(0, dtype=torch.float64)
-        flat_alpha = torch.cat(list(self.alphas.values())) if self.alphas else torch.empty(0)
+        flat_auroc = torch.cat([a.flatten() for a in self.auroc.values()]) if self.auroc else torch.empty(0, dtype=torch.float64)
+        flat_alpha = torch.cat([a.flatten() for a in self.alphas.values()]) if self.alphas else torch.empty(0)
+        experts = {(n.rpartition(".")[0], int(e)) for n, a in self.auroc.items() if a.ndim == 2
+                   for e in torch.nonzero(torch.isnan(a).all(dim=1)).flatten()}
+        unscored = {  # experts sites only: units / experts (of a layer) that too few sentences reached (NaN, alpha 1)
+            "n_units_unscored": int(torch.isnan(flat_auroc).sum()),
+            "n_routed_experts_unscored": len(experts),
+        } if any(a.ndim == 2 for a in self.auroc.values()) else {}
+        n_units, flat_auroc = int(flat_auroc.numel()), flat_auroc[~torch.isnan(flat_auroc)]
         return {
             "n_modules": len(self.auroc),
-            "n_units": int(flat_auroc.numel()),
+            "n_units": n_units,
             "n_experts": int((flat_auroc > 0.5).sum()),
             "n_units_changed": int((flat_alpha != 1).sum()),
             "auroc_max": float(flat_auroc.max()) if flat_auroc.numel() else None,
             "auroc_mean": float(flat_auroc.mean()) if flat_auroc.numel() else None,
             "alpha_min": float(flat_alpha.min()) if flat_alpha.numel() else None,
             "alpha_mean": float(flat_alpha.mean()) if flat_alpha.numel() else None,
+            **unscored,
         }
 
     # -- state file -------------------------------------------------------------------------
@@ -272,8 +282,10 @@ class Intervention:
         """Fail clearly when the model is not the one the AUROCs were learned on."""
         saved = self.meta.get("fingerprint")
         current = model_fingerprint(model, list(self.auroc))
+        sites = sites_of(model)
         for name, a in self.auroc.items():
-            if current["module_widths"][name] != a.numel():
+            shape = getattr(sites[name], "shape", None)  # an experts projection: (experts, units)
+            if current["module_widths"][name] != a.numel() or (shape is not None and tuple(a.shape) != tuple(shape)):
                 raise StateFileError(
                     f"{source}: module {name} has {current['module_widths'][name]} units in this model "
                     f"but {a.numel()} in the state file: it was learned on another model size"
@@ -325,9 +337,10 @@ def _check_tensors(path: Path, auroc: dict, alphas: dict, widths: dict) -> None:
         al = alphas[n]
         if a.dtype != torch.float64 or al.dtype != torch.float32:
             raise StateFileError(f"{path}: module {n}: AUROCs must be float64 and alphas float32, got {a.dtype} / {al.dtype}")
-        if a.ndim != 1 or a.shape != al.shape or (widths and widths.get(n) != a.numel()):
+        if a.ndim not in (1, 2) or a.shape != al.shape or (widths and widths.get(n) != a.numel()):
             raise StateFileError(f"{path}: tensors of module {n} have inconsistent shapes {tuple(a.shape)} / {tuple(al.shape)}")
-        if not (torch.isfinite(a).all() and (a >= 0).all() and (a <= 1).all()):
+        scored = a[~torch.isnan(a)] if a.ndim == 2 else a  # NaN: an expert unit without responses (2-D only)
+        if not (torch.isfinite(scored).all() and (scored >= 0).all() and (scored <= 1).all()):
             raise StateFileError(f"{path}: AUROCs of module {n} are outside [0, 1]")
         if not (torch.isfinite(al).all() and (al >= 0).all() and (al <= 1).all()):
             raise StateFileError(f"{path}: alphas of module {n} are outside [0, 1]")

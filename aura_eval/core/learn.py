@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from aura_eval import __version__
 from aura_eval.core.auroc import auroc as compute_auroc
 from aura_eval.core.config import InterventionConfig
+from aura_eval.core.experts import ExpertUnits
 from aura_eval.core.files import sha256_file
 from aura_eval.core.intervention import Intervention, model_fingerprint
 from aura_eval.core.labelled import balanced_sample, data_hash, load_labelled
@@ -22,7 +25,7 @@ from aura_eval.core.loading import (
     load_model,
     model_digest,
 )
-from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules
+from aura_eval.core.modules import output_width, parse_patterns, preset_for, resolve_modules, unit_shape
 from aura_eval.core.responses import collect_responses
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 # Where a config states how many positions the model has, under the names transformers' configs use.
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
 NO_TOKENIZER_LIMIT = 10**6  # transformers' stand-in for "no limit" is ~1e30; anything this large says nothing
+# An expert unit reached by fewer sentences of either class than this keeps alpha 1 (AUROC NaN in the state file).
+MIN_EXPERT_SENTENCES = 5
 
 
 def model_context(model, tokenizer=None) -> int | None:
@@ -87,8 +92,18 @@ def learn_from_model(
     config: InterventionConfig | None = None,
     meta: dict | None = None,
     progress: bool = True,
+    min_expert_sentences: int = MIN_EXPERT_SENTENCES,
+    scratch_dir: str | Path | None = None,
+    auroc_chunk_units: int = 8192,
 ) -> Intervention:
-    """Learn on an already loaded model; `rows` are (text, label) with label 1 = toxic."""
+    """Learn on an already loaded model; `rows` are (text, label) with label 1 = toxic.
+
+    The responses go to a memory-mapped file in a temporary folder (under `scratch_dir`, else the system's
+    temporary folder) and are scored module by module, a chunk of units at a time, so memory holds about
+    one batch of one module's pooled outputs and one chunk (`auroc_chunk_units`) of scores, not every
+    module's responses (README, "Memory")."""
+    if isinstance(min_expert_sentences, bool) or not isinstance(min_expert_sentences, int) or min_expert_sentences < 1:
+        raise ValueError(f"min_expert_sentences must be a whole number >= 1, got {min_expert_sentences!r}")
     labels = [label for _, label in rows]
     n_toxic = sum(labels)
     if n_toxic == 0 or n_toxic == len(labels):
@@ -101,17 +116,30 @@ def learn_from_model(
     patterns = parse_patterns(modules) or preset_for(model)
     hooked = resolve_modules(model, patterns)
     t0 = time.perf_counter()
-    responses = collect_responses(model, tokenizer, texts, hooked, pooling, batch_size, max_length, progress)
-    t1 = time.perf_counter()
-    scores = compute_auroc(responses, torch.tensor(labels))
+    widths = [output_width(m) for m in hooked.values()]
+    per_module = {}
+    with tempfile.TemporaryDirectory(prefix="aura-responses-", dir=scratch_dir) as scratch:
+        stored = np.memmap(Path(scratch) / "responses.f32", dtype=np.float32, mode="w+", shape=(len(rows), sum(widths)))
+        responses = torch.from_numpy(stored)
+        collect_responses(model, tokenizer, texts, hooked, pooling, batch_size, max_length, progress,
+                          out=responses)
+        t1 = time.perf_counter()
+        offset = 0
+        for (name, site), width in zip(hooked.items(), widths):
+            expert = isinstance(site, ExpertUnits)  # NaN: no response (its expert did not see the sentence)
+            scores = compute_auroc(responses[:, offset : offset + width], torch.tensor(labels), auroc_chunk_units,
+                                   missing=expert, min_per_class=min_expert_sentences if expert else 1)
+            per_module[name] = scores.reshape(unit_shape(site))
+            offset += width
+        del responses, stored
     t2 = time.perf_counter()
-    per_module = dict(zip(hooked, scores.split([output_width(m) for m in hooked.values()])))
     info = {
         "aura_eval_version": __version__,
         "fingerprint": model_fingerprint(model, list(hooked)),
         "module_patterns": patterns,
         "pooling": pooling,
         "max_length": max_length,
+        **({"min_expert_sentences": min_expert_sentences} if any(isinstance(m, ExpertUnits) for m in hooked.values()) else {}),
         "n_toxic": n_toxic,
         "n_nontoxic": len(labels) - n_toxic,
         "data_hash": data_hash(rows),

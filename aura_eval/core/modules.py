@@ -4,7 +4,9 @@ for architectures without one, and their resolution.
 AurA works on the units of the MLP blocks. A "unit" is one output feature of a hooked module (one
 column of its output), so the module's output width is the number of units it holds. For a fused
 projection such as Phi-3's `gate_up_proj` a unit is one of its output columns: a gate unit (first half)
-or an up unit (second half), each scored and dampened on its own.
+or an up unit (second half), each scored and dampened on its own. In a mixture-of-experts model the
+fused experts' projections are sites too (`...mlp.experts.gate_up_proj`, see core/experts.py): their
+units are (expert, output column) pairs. A "site" is either kind; `site_weight` says where its units sit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import fnmatch
 import logging
 import re
 
+import torch
 from torch import nn
+
+from aura_eval.core.experts import ExpertUnits, expert_sites, is_fused_experts
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,16 @@ PRESETS: dict[str, list[str]] = {
     "phi3": ["model.layers.*.mlp.gate_up_proj", "model.layers.*.mlp.down_proj"],  # gate_up_proj: fused
     "starcoder2": ["model.layers.*.mlp.c_fc", "model.layers.*.mlp.c_proj"],
 }
+# Mixture-of-experts families: the fused experts' projections, plus the dense MLPs some of them also have
+# (shared experts, and dense layers: DeepSeek's first_k_dense_replace, Qwen's mlp_only_layers). A dense
+# pattern that matches nothing in a given config is dropped (`preset_for`); the experts patterns must match.
+_EXPERTS = ["model.layers.*.mlp.experts.gate_up_proj", "model.layers.*.mlp.experts.down_proj"]
+_SHARED = {"qwen2_moe": [p.replace("mlp.", "mlp.shared_expert.") for p in _LLAMA_MLP],
+           "deepseek_v3": [p.replace("mlp.", "mlp.shared_experts.") for p in _LLAMA_MLP]}
+MOE_PRESETS = {"mixtral": _EXPERTS, "olmoe": _EXPERTS, "gpt_oss": _EXPERTS, "qwen3_moe": _EXPERTS + _LLAMA_MLP,
+               "qwen2_moe": _EXPERTS + _SHARED["qwen2_moe"] + _LLAMA_MLP,
+               "deepseek_v3": _EXPERTS + _SHARED["deepseek_v3"] + _LLAMA_MLP}
+PRESETS.update(MOE_PRESETS)
 # Gemma 3 from 4B up is multimodal (Gemma3ForConditionalGeneration): AurA hooks its language model only.
 PRESETS["gemma3"] = [p.replace("model.layers", "model.language_model.layers") for p in _LLAMA_MLP]
 for _llama_like in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "olmo", "olmo2",
@@ -52,13 +67,21 @@ def model_type_of(model: nn.Module) -> str | None:
 
 
 def preset_for(model: nn.Module) -> list[str]:
-    """The patterns used when none are given: the preset of `model_type`; without one, a refusal for a
-    mixture-of-experts model (see `refuse_moe`), else the MLP Linear layers found by structure (logged once)."""
+    """The patterns used when none are given: the preset of `model_type` (for a mixture-of-experts family,
+    its dense patterns that match in this config); without one, for a mixture-of-experts model its fused
+    experts and the dense MLP layers beside them, or a refusal when its experts are not fused (see
+    `refuse_moe`); else the MLP Linear layers found by structure (logged once)."""
     model_type = model_type_of(model)
+    if model_type in MOE_PRESETS:
+        names = list(sites_of(model))
+        return [p for p in PRESETS[model_type] if p in _EXPERTS or any(fnmatch.fnmatchcase(n, p) for n in names)]
     if model_type in PRESETS:
         return list(PRESETS[model_type])
-    refuse_moe(model)
-    patterns = structural_patterns(model)
+    if is_moe(model) and expert_sites(model):
+        patterns = _moe_patterns(model)
+    else:
+        refuse_moe(model)
+        patterns = structural_patterns(model)
     key = (str(model_type), tuple(patterns))
     if key not in _announced:
         _announced.add(key)
@@ -77,17 +100,31 @@ def parse_patterns(patterns: str | list[str] | None) -> list[str] | None:
     return [p for p in patterns if p] or None
 
 
-def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -> dict[str, nn.Module]:
-    """Map module name -> module for every named module matching one of `patterns` (glob syntax,
-    where `*` also matches dots). With no patterns, `preset_for` chooses. Order follows
-    `model.named_modules()`, so it is stable across runs. Every match must be Linear-like: a block,
-    an embedding or a norm has no "units" AurA could score, and guessing a width from its weight
-    (an embedding's is the vocabulary size) would learn nonsense."""
+def sites_of(model: nn.Module) -> dict[str, nn.Module | ExpertUnits]:
+    """Every named module and every fused experts projection (`ExpertUnits`), by name, in model order."""
+    found: dict[str, nn.Module | ExpertUnits] = {}
+    by_module: dict[int, dict[str, ExpertUnits]] = {}
+    for n, site in expert_sites(model).items():
+        by_module.setdefault(id(site.experts), {})[n] = site
+    for name, module in model.named_modules():
+        if name:
+            found[name] = module
+            found.update(by_module.get(id(module), {}))
+    return found
+
+
+def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -> dict[str, nn.Module | ExpertUnits]:
+    """Map name -> site for every named module or experts projection matching one of `patterns` (glob
+    syntax, where `*` also matches dots). With no patterns, `preset_for` chooses. Order follows
+    `model.named_modules()`, so it is stable across runs. Every match must be Linear-like or an experts
+    projection: a block, an embedding or a norm has no "units" AurA could score, and guessing a width
+    from its weight (an embedding's is the vocabulary size) would learn nonsense."""
     patterns = parse_patterns(patterns) or preset_for(model)
-    found: dict[str, nn.Module] = {}
+    candidates = sites_of(model)
+    found: dict[str, nn.Module | ExpertUnits] = {}
     unmatched = []
     for pattern in patterns:
-        hits = {name: mod for name, mod in model.named_modules() if name and fnmatch.fnmatchcase(name, pattern)}
+        hits = {name: mod for name, mod in candidates.items() if fnmatch.fnmatchcase(name, pattern)}
         if not hits:
             unmatched.append(pattern)
         found.update(hits)
@@ -98,20 +135,50 @@ def resolve_modules(model: nn.Module, patterns: str | list[str] | None = None) -
             f"Module names look like: {sample} ..."
         )
     _refuse_non_linear(model, found)
-    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
+    order = {name: i for i, name in enumerate(candidates)}
     return dict(sorted(found.items(), key=lambda kv: order[kv[0]]))
+
+
+def is_conv1d(module) -> bool:
+    """GPT-2's Conv1D (transformers.pytorch_utils), which stores its weight (in, out): the one place that tells."""
+    return type(module).__name__ == "Conv1D" and hasattr(module, "nf")
 
 
 def is_linear_like(module: nn.Module) -> bool:
     """nn.Linear (and subclasses) or transformers' Conv1D: the layers whose output columns are units."""
-    return isinstance(module, nn.Linear) or (type(module).__name__ == "Conv1D" and hasattr(module, "nf"))
+    return isinstance(module, nn.Linear) or is_conv1d(module)
+
+
+def is_site(site) -> bool:
+    """A Linear-like module or a fused experts projection: something whose outputs are AurA units."""
+    return isinstance(site, ExpertUnits) or is_linear_like(site)
+
+
+def site_weight(site) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """(weight, bias or None, the weight's output-unit axis): nn.Linear stores (out, in) so axis 0, Conv1D
+    (in, out) so axis 1, a fused experts projection (E, out, in) axis 1 or, transposed, (E, in, out) axis 2.
+    The bias always has the units' shape: (units,) or (E, units). Shared by hooks, folding and export."""
+    if isinstance(site, ExpertUnits):
+        return site.weight, site.bias, site.axis
+    if not is_linear_like(site):
+        output_width(site)  # the one-line error
+    return site.weight, getattr(site, "bias", None), 1 if is_conv1d(site) else 0
+
+
+def unit_shape(site) -> tuple[int, ...]:
+    """The shape of a site's AUROC / alpha tensors: (units,), or (experts, units) for an experts projection."""
+    return site.shape if isinstance(site, ExpertUnits) else (output_width(site),)
 
 
 def _refuse_non_linear(model: nn.Module, found: dict[str, nn.Module]) -> None:
-    bad = {name: type(mod).__name__ for name, mod in found.items() if not is_linear_like(mod)}
+    bad = {name: type(mod).__name__ for name, mod in found.items() if not is_site(mod)}
     if not bad:
         return
     examples = ", ".join(f"{n} ({t})" for n, t in list(bad.items())[:3])
+    experts = [n for n in bad if is_fused_experts(found[n])]
+    if experts:  # the experts module itself: its projections are the sites
+        raise ValueError(f"Module patterns (--modules) match the experts module {experts[0]} itself: AurA hooks its "
+                         f"projections, e.g. {experts[0]}.gate_up_proj | {experts[0]}.down_proj")
     linear = [n for n, m in model.named_modules() if n and is_linear_like(m)][:4]
     raise ValueError(
         f"Module patterns (--modules) match {len(bad)} module(s) that are not Linear / Conv1D layers, e.g. {examples}: "
@@ -119,11 +186,14 @@ def _refuse_non_linear(model: nn.Module, found: dict[str, nn.Module]) -> None:
     )
 
 
-def output_width(module: nn.Module) -> int:
-    """Number of units (output features) of a Linear-like module: nn.Linear or GPT-2's Conv1D."""
+def output_width(module: nn.Module | ExpertUnits) -> int:
+    """Number of units of a site: the output features of nn.Linear or GPT-2's Conv1D, experts x output
+    columns of a fused experts projection."""
+    if isinstance(module, ExpertUnits):
+        return module.shape[0] * module.shape[1]
     if isinstance(module, nn.Linear):
         return module.out_features
-    if type(module).__name__ == "Conv1D" and hasattr(module, "nf"):
+    if is_conv1d(module):
         return int(module.nf)
     raise ValueError(
         f"Cannot tell the output width of {type(module).__name__}: AurA hooks Linear-like modules "
@@ -195,7 +265,7 @@ def _is_up_down(up: nn.Module, down: nn.Module) -> bool:
     """d -> h then h -> d, read from the weights (nn.Linear: (out, in); Conv1D: (in, out))."""
     def in_out(m):
         rows, cols = m.weight.shape
-        return (rows, cols) if type(m).__name__ == "Conv1D" else (cols, rows)
+        return (rows, cols) if is_conv1d(m) else (cols, rows)
 
     (d1, h1), (h2, d2) = in_out(up), in_out(down)
     return d1 == d2 and h1 == h2 and d1 != h1
@@ -221,9 +291,9 @@ def is_moe(model: nn.Module) -> bool:
 
 
 def refuse_moe(model: nn.Module) -> None:
-    """Refuse a mixture-of-experts model when no modules are given: its experts (fused 3-D weights in
-    transformers 5) have no Linear output columns, so AurA has no expert units to hook here, and
-    hooking only its dense parts by default would silently measure something else."""
+    """Refuse a mixture-of-experts model with no preset whose experts are not fused experts dispatched by
+    transformers (e.g. remote code with a list of per-expert MLPs): aura-eval reads no expert units there,
+    and hooking only its dense parts by default would silently measure something else."""
     if not is_moe(model):
         return
     experts = experts_modules(model)
@@ -233,9 +303,23 @@ def refuse_moe(model: nn.Module) -> None:
             "it has no dense MLP Linear layer; --modules can still name other Linear layers, but attention "
             "projections are not MLP units, so that is not AurA as in the paper")
     raise ValueError(
-        f"model_type={model_type_of(model)!r} is a mixture-of-experts model: its experts ({where}) are not Linear "
-        f"layers, so aura-eval has no per-expert units and picks no default modules; {hint}"
+        f"model_type={model_type_of(model)!r} is a mixture-of-experts model whose experts ({where}) are not fused "
+        f"experts dispatched by transformers, so aura-eval has no per-expert units and picks no default modules; {hint}"
     )
+
+
+def _moe_patterns(model: nn.Module) -> list[str]:
+    """No preset, fused experts: every experts projection and the dense MLP Linear layers next to them
+    (shared experts), generalised over the layer index; logged once like the structural choice."""
+    experts = [n for n, m in model.named_modules() if is_fused_experts(m)]
+    patterns = list(dict.fromkeys(_generalise(n) for n in expert_sites(model)))
+    patterns += [p for p in _dense_mlp_linear(model, experts) if p not in patterns]
+    key = (str(model_type_of(model)), tuple(patterns))
+    if key not in _announced:
+        _announced.add(key)
+        log.warning("no preset for mixture-of-experts model_type=%s; hooking its experts and the dense MLP layers "
+                    "beside them: %s", model_type_of(model), brace(patterns))
+    return patterns
 
 
 def _generalise(name: str) -> str:
