@@ -70,8 +70,8 @@ def test_aura_hf_warns_on_other_weights(two_tinies, caplog):
 
 def test_compare_warns_before_running(two_tinies, capsys):
     same, other, state = two_tinies
-    runner.check_intervention(Variant.parse("aura"), str(state), False, ModelRef.parse(str(same)))
+    runner.check_intervention(Variant.parse("aura"), str(state), ModelRef.parse(str(same)))
     assert "other weights" not in capsys.readouterr().out
-    runner.check_intervention(Variant.parse("aura"), str(state), False, ModelRef.parse(str(other)))
+    runner.check_intervention(Variant.parse("aura"), str(state), ModelRef.parse(str(other)))
     out = capsys.readouterr().out
     assert "[compare] aura: warning: s.safetensors was learned on 'tiny'" in out and "other weights" in out
