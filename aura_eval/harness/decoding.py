@@ -102,17 +102,18 @@ class Decoder:
     """The `custom_generate` callable; counts what it did, for the results (`config.aura.generation`).
 
     share: prefill a batch's identical prompts once (false: every row prefilled on its own).
+    Counts: `decode_steps` forward passes after the prefills, `row_steps` the rows they ran on.
     """
 
     def __init__(self, share: bool = True) -> None:
         self.share = share
-        self.batches = self.rows = self.prompts_prefilled = self.steps = 0
+        self.batches = self.rows = self.prompts_prefilled = self.steps = self.row_steps = 0
         self.batches_transformers = 0
         self._said: set[str] = set()
 
     def summary(self) -> dict:
         return {"decoder": "aura-eval", "shared_prefill": self.share, "batches": self.batches, "rows": self.rows,
-                "prompts_prefilled": self.prompts_prefilled, "decode_steps": self.steps,
+                "prompts_prefilled": self.prompts_prefilled, "decode_steps": self.steps, "row_steps": self.row_steps,
                 "batches_transformers_loop": self.batches_transformers, "sampler": "inverse-cdf"}
 
     def uncovered(self, model, logits_processor, stopping_criteria, config, model_kwargs) -> str | None:
@@ -173,7 +174,9 @@ class Decoder:
         self.prompts_prefilled += len(firsts)
 
         pad, sample = _pad_id(config), bool(config.do_sample)
-        top_k = processors[-1] if sample and len(processors) and type(processors[-1]) is tg.TopKLogitsWarper else None
+        last = processors[-1] if sample and len(processors) else None
+        # the candidate path needs the filtered entries at probability 0 (a filter_value of -inf)
+        top_k = last if type(last) is tg.TopKLogitsWarper and last.filter_value == -float("inf") else None
         before_top_k = processors[:-1] if top_k is not None else processors
         stops = [c for c in criteria if isinstance(c, MultiTokenEOSCriteria)]
         others = [c for c in criteria if not isinstance(c, MultiTokenEOSCriteria)]
@@ -206,7 +209,7 @@ class Decoder:
             inputs = model.prepare_inputs_for_generation(out[active, :length], next_sequence_length=1, cache=cache,
                                                          attention_mask=mask, position_ids=positions, use_cache=True)
             logits = model(**inputs, return_dict=True).logits[:, -1].float()
-            self.steps += 1
+            self.steps, self.row_steps = self.steps + 1, self.row_steps + len(active)
 
 
 def _apply(processors, seqs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
