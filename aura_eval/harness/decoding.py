@@ -68,10 +68,11 @@ def top_k_candidates(scores: torch.Tensor, warper) -> tuple[torch.Tensor, torch.
     """(values, token ids) of the entries `TopKLogitsWarper` keeps, k per row, or None when a tie at the
     k-th value makes it keep more in some row (it keeps every score >= the k-th largest)."""
     k = min(max(warper.top_k, warper.min_tokens_to_keep), scores.shape[-1])
-    values, ids = scores.topk(k, dim=-1)
-    if ((scores >= values[:, -1:]).sum(-1) > k).any():
+    values, ids = scores.topk(min(k + 1, scores.shape[-1]), dim=-1)
+    # more than k entries >= the k-th value exactly when the (k+1)-th equals it: one topk, no vocabulary pass
+    if values.shape[-1] > k and bool((values[:, k] == values[:, k - 1]).any()):
         return None
-    return values, ids
+    return values[:, :k], ids[:, :k]
 
 
 def repeated_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[list[int], torch.Tensor]:
@@ -103,10 +104,12 @@ class Decoder:
 
     share: prefill a batch's identical prompts once (false: every row prefilled on its own).
     Counts: `decode_steps` forward passes after the prefills, `row_steps` the rows they ran on.
+    trace: a list to append each batch's forward passes to (its inputs, the distinct prompts' rows and the
+    number of rows of every decode step), for bench/sampling.py's forward-pass floor.
     """
 
-    def __init__(self, share: bool = True) -> None:
-        self.share = share
+    def __init__(self, share: bool = True, trace: list | None = None) -> None:
+        self.share, self.trace = share, trace
         self.batches = self.rows = self.prompts_prefilled = self.steps = self.row_steps = 0
         self.batches_transformers = 0
         self._said: set[str] = set()
@@ -172,6 +175,9 @@ class Decoder:
         self.batches += 1
         self.rows += rows
         self.prompts_prefilled += len(firsts)
+        steps: list[int] = []
+        if self.trace is not None:
+            self.trace.append({"input_ids": input_ids, "attention_mask": mask, "firsts": firsts, "which": which, "steps": steps})
 
         pad, sample = _pad_id(config), bool(config.do_sample)
         last = processors[-1] if sample and len(processors) else None
@@ -210,6 +216,7 @@ class Decoder:
                                                          attention_mask=mask, position_ids=positions, use_cache=True)
             logits = model(**inputs, return_dict=True).logits[:, -1].float()
             self.steps, self.row_steps = self.steps + 1, self.row_steps + len(active)
+            steps.append(len(active))
 
 
 def _apply(processors, seqs: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
