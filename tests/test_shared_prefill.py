@@ -50,6 +50,26 @@ def test_greedy_equals_transformers_generate(tiny_model_dir, share, extra):
     assert decoder.prompts_prefilled == (3 if share else len(PROMPTS))
 
 
+def test_a_sliding_window_cache_is_expanded_and_gives_generates_tokens(tmp_path):
+    from conftest import build_tokenizer
+    from transformers import MistralConfig
+    from transformers.cache_utils import DynamicSlidingWindowLayer
+
+    tok = build_tokenizer(tmp_path)
+    tok.padding_side, tok.pad_token = "left", tok.eos_token
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(MistralConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, sliding_window=4, max_position_embeddings=256)).eval()
+    enc = tok(PROMPTS, return_tensors="pt", padding=True)
+    kw = dict(**enc, max_new_tokens=10, do_sample=False, pad_token_id=tok.eos_token_id)
+    layers = []
+    decoder = Decoder()
+    out = model.generate(**kw, custom_generate=lambda model, *a, **k: layers.extend(k["cache"].layers) or decoder(model, *a, **k))
+    assert any(isinstance(layer, DynamicSlidingWindowLayer) for layer in layers), "the window is shorter than the prompts"
+    assert torch.equal(out, model.generate(**kw)) and decoder.batches == 1 and decoder.prompts_prefilled == 3
+
+
 def test_rows_ending_at_eos_leave_the_batch_and_are_padded_as_generate_pads_them(tiny_model_dir):
     model, tok, enc = load(tiny_model_dir)
     kw = dict(**enc, max_new_tokens=8, do_sample=False, pad_token_id=tok.eos_token_id)
