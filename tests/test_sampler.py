@@ -119,3 +119,19 @@ def test_sampling_is_reproducible_under_a_seed_and_rows_are_independent(tiny_lla
     runs = [first_tokens(model, ids, 16, seed, do_sample=True, max_new_tokens=6) for seed in (1, 1, 2)]
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
     assert len({tuple(r) for r in runs[0].tolist()}) > 1
+
+
+def test_at_ties_in_every_step_the_loop_samples_what_top_k_keeps(tiny_llama):
+    """Logits in equal pairs (lm_head rows 2m and 2m+1 made equal): at an odd k the k-th value always ties
+    the (k+1)-th, top-k keeps k+1 entries, and the loop takes the full-vocabulary path every step."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    with torch.no_grad():
+        weight = model.lm_head.weight
+        weight[1::2] = weight[0::2]
+    ids = AutoTokenizer.from_pretrained(tiny_llama)(["You are a stupid idiot and"], return_tensors="pt").input_ids
+    reference = warped(model, ids, top_k=3)
+    assert int((reference > 0).sum()) == 4
+    with torch.no_grad():
+        assert top_k_candidates(model(input_ids=ids).logits[:, -1], TopKLogitsWarper(3)) is None
+    new = first_tokens(model, ids, 20_000, 9, do_sample=True, max_new_tokens=1, top_k=3)
+    assert_frequencies_match(new[:, 0], reference)

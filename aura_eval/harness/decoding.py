@@ -193,11 +193,13 @@ class Decoder:
         positions = None if positions is None else positions[:, -1:]
         while True:
             seqs = out[active, :length]
-            if top_k is not None and (found := top_k_candidates(scores := _apply(before_top_k, seqs, logits), top_k)):
-                values, ids = found  # the softmax and the draw on the k candidates only
-                next_tokens = ids.gather(1, categorical(values.softmax(-1))).squeeze(1)
+            scores = _apply(before_top_k, seqs, logits)
+            found = top_k_candidates(scores, top_k) if top_k is not None else None
+            if found is not None:  # the softmax and the draw on the k candidates only
+                values, ids = found
+                next_tokens = ids.gather(1, categorical(values.softmax(-1))).squeeze(1)  # the draw: inverse CDF
             else:
-                scores = _apply(processors, seqs, logits)
+                scores = top_k(seqs, scores) if top_k is not None else scores
                 next_tokens = categorical(scores.softmax(-1)).squeeze(1) if sample else scores.argmax(-1)
             out[active, length] = next_tokens
             length += 1
