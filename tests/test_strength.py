@@ -20,6 +20,7 @@ METHODS = [("aura", {}), ("damp", {"k": 20, "alpha": 0.3}), ("det_zero", {"k": 2
     ("det_zero-k100-s0.5", InterventionConfig("det_zero", 100, strength=0.5)),
     ("aura-s0.25", InterventionConfig("aura", strength=0.25)), ("aura-s0", InterventionConfig("aura", strength=0)),
     ("aura", InterventionConfig("aura", strength=1)), ("damp-k3-a0.5", InterventionConfig("damp", 3)),
+    ("aura-s0.00001", InterventionConfig("aura", strength=1e-5)),
 ])
 def test_label_and_parse_round_trip(label, config):
     assert config.label == label and InterventionConfig.parse(label) == config

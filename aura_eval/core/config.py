@@ -108,7 +108,9 @@ class InterventionConfig:
             name = f"det_zero-k{self.k}"
         else:
             name = BASE_LABEL if self.method == "none" else self.method
-        return name if self.strength == 1.0 else f"{name}-s{self.strength:g}"
+        # fixed-point, never 1e-05: the label must parse back
+        strength = f"{self.strength:.10f}".rstrip("0").rstrip(".") or "0"
+        return name if self.strength == 1.0 else f"{name}-s{strength}"
 
     def to_dict(self) -> dict:
         return {"method": self.method, "k": self.k, "alpha": self.alpha, "strength": self.strength}
