@@ -129,7 +129,7 @@ def test_rolling_batch_size_batches_the_windows_and_leaves_the_rest_alone(tiny_l
     assert got == pytest.approx(alone.loglikelihood_rolling(requests), abs=1e-5)
     mixed.loglikelihood([Instance("loglikelihood", {}, ("The sky is", " blue"), 0)] * 3)
     assert sizes[-1][1] == 8
-    with pytest.raises(ValueError, match="rolling_batch_size=0: must be a whole number >= 1"):
+    with pytest.raises(ValueError, match="aura-hf: rolling_batch_size=0: expected a whole number >= 1"):
         AuraLM(pretrained=str(tiny_llama), device="cpu", rolling_batch_size=0)
 
 
@@ -152,7 +152,7 @@ def test_det_zero_with_alpha_is_refused_before_the_model_loads():
     with pytest.raises(ValueError, match="aura-hf: method=det_zero sets units to 0 and takes no alpha .*use method=damp"):
         AuraLM(pretrained="/nonexistent/model", device="cpu", intervention="/nonexistent.safetensors",
                method="det_zero", k=3, alpha=0.3)
-    with pytest.raises(ValueError, match="aura-hf: alpha must be a number in"):
+    with pytest.raises(ValueError, match=r"aura-hf: alpha=1.5: expected a number in \[0, 1\]"):
         AuraLM(pretrained="/nonexistent/model", device="cpu", intervention="/nonexistent.safetensors",
                method="damp", k=3, alpha=1.5)
 
@@ -183,3 +183,19 @@ def test_learn_info_export_cli(tiny_gpt2, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "aura_eval.cli", "learn", "--model", str(tiny_gpt2), "--data",
                           str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.safetensors")], capture_output=True, text=True)
     assert bad.returncode == 2 and "No data file" in bad.stderr
+
+
+def test_lm_eval_cli_method_none_strength_and_a_bad_boolean(tiny_llama, task_dir, state, tmp_path):
+    """lm-eval turns `method=None` into Python None: the bare model, not AurA. strength reaches aura-hf and its
+    results; `fold=maybe` is refused in one line before the model loads."""
+    bare = lm_eval("aura-hf", f"pretrained={tiny_llama},intervention={state},method=None", task_dir, tmp_path / "none",
+                   tasks="tiny_ppl")
+    assert bare["config"]["aura"]["variant"] == "base" and bare["config"]["aura"]["applied"] == "nothing to apply"
+    half = lm_eval("aura-hf", f"pretrained={tiny_llama},intervention={state},strength=0.5", task_dir, tmp_path / "half",
+                   tasks="tiny_ppl")
+    assert half["config"]["aura"]["variant"] == "aura-s0.5" and half["config"]["aura"]["strength"] == 0.5
+    assert half["results"]["tiny_ppl"] != bare["results"]["tiny_ppl"]
+    bad = subprocess.run([str(Path(sys.executable).with_name("lm_eval")), "--model", "aura-hf", "--model_args",
+                          f"pretrained={tiny_llama},intervention={state},fold=maybe", "--include_path", str(task_dir),
+                          "--tasks", "tiny_ppl", "--device", "cpu"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "aura-hf: fold='maybe': expected true/false, 1/0 or yes/no" in bad.stderr

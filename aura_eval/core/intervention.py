@@ -36,7 +36,7 @@ FORMAT = "aura-eval/intervention"
 FORMAT_VERSION = 2
 DIGEST_FIELD = "sha256"
 # Header fields the Intervention itself writes; `meta` (provenance) cannot override them.
-RESERVED_FIELDS = ("format", "format_version", "method", "k", "alpha", "modules", DIGEST_FIELD, "summary")
+RESERVED_FIELDS = ("format", "format_version", "method", "k", "alpha", "strength", "modules", DIGEST_FIELD, "summary")
 
 
 class StateFileError(ValueError):
@@ -44,7 +44,16 @@ class StateFileError(ValueError):
 
 
 def alphas_from_auroc(auroc: dict[str, torch.Tensor], config: InterventionConfig) -> dict[str, torch.Tensor]:
-    """Per-module alphas for `config`; top-k choices are global over all modules."""
+    """Per-module alphas for `config`; top-k choices are global over all modules. At a strength s below 1
+    each alpha becomes 1 - s * (1 - alpha): s=0 gives all ones (the unmodified model), s=1 the method's."""
+    alphas = _full_strength_alphas(auroc, config)
+    if config.strength == 1.0:
+        return alphas
+    # computed in float64 and rounded once, so that s=0 is exactly 1 and the fold equals the hooks
+    return {n: (1 - config.strength * (1 - a.double())).float() for n, a in alphas.items()}
+
+
+def _full_strength_alphas(auroc: dict[str, torch.Tensor], config: InterventionConfig) -> dict[str, torch.Tensor]:
     if config.method == "aura":
         return {n: torch.where(a > 0.5, 1 - 2 * (a - 0.5), torch.ones_like(a)).float() for n, a in auroc.items()}
     if config.method == "none":
@@ -127,15 +136,17 @@ def write_state_file(path: str | Path, tensors: dict[str, torch.Tensor], header:
 
 def _header_config(header: dict, path: Path) -> InterventionConfig:
     """The header's method / k / alpha with strict JSON types, validated by InterventionConfig."""
-    method, k, alpha = header.get("method"), header.get("k"), header.get("alpha")
+    method, k, alpha, strength = header.get("method"), header.get("k"), header.get("alpha"), header.get("strength", 1.0)
     if not isinstance(method, str):
         raise StateFileError(f"{path}: header field 'method' must be a string, got {method!r}")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
         raise StateFileError(f"{path}: header field 'k' must be a whole number or null, got {k!r}")
     if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))):
         raise StateFileError(f"{path}: header field 'alpha' must be a number or null, got {alpha!r}")
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+        raise StateFileError(f"{path}: header field 'strength' must be a number, got {strength!r}")
     try:
-        return InterventionConfig(method, k, alpha)
+        return InterventionConfig(method, k, alpha, strength)
     except ValueError as e:
         raise StateFileError(f"{path}: header {e}") from None
 
@@ -227,6 +238,7 @@ class Intervention:
             "method": self.method,
             "k": self.k,
             "alpha": self.alpha,
+            **({"strength": self.config.strength} if self.config.strength != 1.0 else {}),  # older files: none
             "modules": list(self.auroc),
             "summary": self.summary(),
         }

@@ -8,10 +8,10 @@ exact (plain Linear / Conv1D modules owning their weights), hooks elsewhere (`fo
 everywhere). `intervention=none` gives the baseline through the same class; `method=damp,k=...,alpha=...`
 or `method=det_zero,k=...` re-derive the paper's baselines from the AUROCs stored in the same state file.
 
-Repeated identical generation requests (a task's `repeats`) prefill their prompt once
-(`aura_eval.harness.sampling`; `shared_prefill=false` turns it off), and sampled tokens are drawn by
-inverse CDF: torch.multinomial's distribution at a fraction of its CPU cost (`fast_sampling=false` turns
-it off). Under `torchrun` / `accelerate launch` on CPU processes the processes form a gloo group, so
+Generation runs aura-eval's decoding loop, passed to transformers as `generate(custom_generate=...)`
+(`aura_eval.harness.decoding`): repeated identical requests (a task's `repeats`) prefill their prompt once
+(`shared_prefill=false` turns that off), finished rows leave the batch and sampled tokens are drawn by
+inverse CDF (`fast_sampling=false`: transformers' own loop and draws). Under `torchrun` / `accelerate launch` on CPU processes the processes form a gloo group, so
 lm-eval splits and gathers documents as on GPUs.
 """
 
@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from aura_eval.core.config import InterventionConfig
 from aura_eval.core.files import sha256_file
 from aura_eval.core.hooks import AppliedIntervention, apply, apply_folded
 from aura_eval.core.intervention import Intervention
 from aura_eval.core.loading import ModelRef, dequantized_gguf, model_mismatch
 from aura_eval.core.names import BASE_VARIANT, LM_EVAL_MODEL
-from aura_eval.harness.sampling import SharedPrefill, inverse_cdf_draws
+from aura_eval.harness.args import UNSET, parse_args
+from aura_eval.harness.decoding import Decoder
 
 log = logging.getLogger(__name__)
 BASE_METHOD = "none"
@@ -69,9 +68,10 @@ class AuraLM(HFLM):
         self,
         pretrained,
         intervention: str | None = None,
-        method: str | None = None,
+        method=UNSET,
         k: int | None = None,
         alpha: float | None = None,
+        strength: float | None = None,
         fold: bool = True,
         shared_prefill: bool = True,
         fast_sampling: bool = True,
@@ -79,45 +79,43 @@ class AuraLM(HFLM):
         rolling_batch_size: int | None = None,
         **kwargs,
     ) -> None:
-        """Every HFLM argument is accepted (`gguf_file`, `dtype`, `parallelize`, ...); on top:
+        """Every HFLM argument is accepted (`gguf_file`, `dtype`, `parallelize`, ...); on top (parsed by
+        `aura_eval.harness.args.parse_args` before the model loads):
 
         intervention: path to a state file from `aura-eval learn`, or "none" for the baseline.
-        method: "aura" (default: what the file holds), "damp", "det_zero" or "none".
+        method: "aura" (default: what the file holds), "damp", "det_zero" or "none" (also None: the bare model).
         k, alpha: top-k units and fixed factor for damp (alpha defaults to 0.5) and det_zero.
+        strength: s in [0, 1] (default 1): every alpha becomes 1 - s * (1 - alpha); 0 is the bare model.
         fold: fold the alphas into the weights in memory where that is exact (default), hooks elsewhere;
             false: hooks on every changed module.
         shared_prefill: prefill repeated identical generation requests once (default true).
-        fast_sampling: draw each sampled token from one uniform variate per row on the cumulative
-            probabilities instead of torch.multinomial's variate per vocabulary entry: the same distribution,
-            another random stream than HFLM's under one seed (default true; false: torch's own draws).
+        fast_sampling: generate through aura-eval's decoding loop (`aura_eval.harness.decoding`: shared
+            prefill, finished rows leave the batch, one uniform variate per row and token), the same
+            distribution as transformers' loop, another random stream under one seed (default true; false:
+            transformers' own `generate`, torch.multinomial's draws, HFLM's tokens under a seed).
         gguf_cache: load a local GGUF file from its de-quantised copy in aura-eval's cache, made on first use
             (default true; `aura_eval.core.loading.dequantized_gguf`).
         rolling_batch_size: the batch size of perplexity windows (loglikelihood_rolling), default the
             `batch_size`: full-length windows need a smaller one than sampling, and one process can then
             run both kinds of task.
+        Booleans take true/false, 1/0, yes/no (any case); anything else is refused.
         """
-        if rolling_batch_size is not None and (not str(rolling_batch_size).isdigit() or int(rolling_batch_size) < 1):
-            raise ValueError(f"aura-hf: rolling_batch_size={rolling_batch_size}: must be a whole number >= 1")
-        self._rolling_batch_size = int(rolling_batch_size) if rolling_batch_size is not None else None
-        no_file = intervention is None or str(intervention).lower() in ("none", "", "base")
-        if no_file and method not in (None, "none", "base"):
-            raise ValueError(f"aura-hf: method={method} needs intervention=<state file> (the learned AUROCs)")
-        if no_file and (k is not None or alpha is not None):
-            raise ValueError("aura-hf: k and alpha need intervention=<state file> and method=damp|det_zero")
-        config = None
-        if method is not None or k is not None or alpha is not None:
-            try:  # checked before the model loads: a typo costs no minutes
-                config = InterventionConfig(method or "aura", k, alpha)
-            except ValueError as e:
-                raise ValueError(f"aura-hf: {e}") from None
+        args = parse_args(intervention, method, k, alpha, strength, fold, shared_prefill, fast_sampling, gguf_cache,
+                          rolling_batch_size)
+        self._rolling_batch_size = args.rolling_batch_size
         loaded = path = None
-        if not no_file:  # a missing, old or forged state file fails before the model loads
-            path = Path(str(intervention)).expanduser().resolve()
+        if not args.bare:  # a missing, old or forged state file fails before the model loads
+            path = Path(args.intervention).expanduser().resolve()
             loaded = Intervention.load(path)
-            if config is not None:
+            config = args.config(loaded.config)
+            if config != loaded.config:
                 loaded = loaded.with_config(config)
-            if isinstance(pretrained, str) and (mismatch := model_mismatch(loaded.meta, ModelRef.parse(pretrained, kwargs.get("gguf_file")), path.name)):
+            ref = ModelRef.parse(pretrained, kwargs.get("gguf_file")) if isinstance(pretrained, str) else None
+            if ref is not None and (mismatch := model_mismatch(loaded.meta, ref, path.name)):
                 log.warning("aura-hf: %s", mismatch)
+        elif args.intervention is not None:
+            log.info("aura-hf: method=none: %s is not applied (the bare model)", args.intervention)
+        gguf_cache = args.gguf_cache
         join_cpu_processes(kwargs.get("device"), bool(kwargs.get("parallelize")))
         self.aura_model_name = ModelRef.parse(pretrained, kwargs.get("gguf_file")).name if isinstance(pretrained, str) else type(pretrained).__name__
         self.gguf_dequantized = None
@@ -133,8 +131,8 @@ class AuraLM(HFLM):
         if accelerator is not None and accelerator.num_processes > 1 and self._world_size == 1 and not kwargs.get("parallelize"):
             # HFLM sets rank and world size only when it sees several GPUs: here the processes are CPU ones
             self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
-        self._sharing = SharedPrefill() if shared_prefill else None
-        self._fast_sampling = bool(fast_sampling)
+        self._decoder = Decoder(share=args.shared_prefill) if args.fast_sampling else None
+        self._plain_reasons: set[str] = set()
         self._issued: list = []  # this rank's last requests, see `barrier`
         self.intervention: Intervention | None = None
         self.intervention_path = None
@@ -147,7 +145,7 @@ class AuraLM(HFLM):
             log.warning("aura-hf: %s was learned on %s, applied to %s (shapes match)", path.name, learned_on, self.aura_model_name)
         self.intervention, self.intervention_path = loaded, str(path)
         self.intervention_sha256 = sha256_file(path)
-        if fold:  # the bare weights are never needed again in this process: no copy of them is kept
+        if args.fold:  # the bare weights are never needed again in this process: no copy of them is kept
             self._applied = apply_folded(self.model, loaded, keep_original=False)
         else:
             self._applied = AppliedIntervention({}, apply(self.model, loaded), kept=True)
@@ -190,21 +188,26 @@ class AuraLM(HFLM):
         super().barrier()
 
     def _model_generate(self, context, max_length, stop, **generation_kwargs):
-        """HFLM's generation (its stop sequences, lengths and sampling arguments), with the model's
-        `generate` routed through shared prefill and its draws through `inverse_cdf_draws` for the call."""
-        with inverse_cdf_draws() if self._fast_sampling else nullcontext():
-            if self._sharing is None or self.backend != "causal":
-                return super()._model_generate(context, max_length, stop, **generation_kwargs)
-            model = self.model
-            plain, own = model.generate, model.__dict__.get("generate")
-            model.generate = lambda **kw: self._sharing.generate(model, plain, **kw)
-            try:
-                return super()._model_generate(context, max_length, stop, **generation_kwargs)
-            finally:
-                if own is not None:
-                    model.generate = own
-                else:
-                    del model.generate
+        """HFLM's generation (its stop sequences, lengths and sampling arguments) through `self._decoder`,
+        which HFLM's call to `model.generate` passes on as transformers' `custom_generate`."""
+        reason = self._plain_reason(generation_kwargs)
+        if reason is None:
+            generation_kwargs["custom_generate"] = self._decoder
+        elif self._decoder is not None and reason not in self._plain_reasons:
+            self._plain_reasons.add(reason)
+            log.info("aura-hf: %s: transformers' own generate runs such batches", reason)
+        return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+    def _plain_reason(self, generation_kwargs: dict) -> str | None:
+        """Why a generation cannot go through the decoding loop at all (the loop itself hands what it
+        does not cover to transformers' decoding method: `Decoder.uncovered`), or None."""
+        if self._decoder is None:
+            return "fast_sampling=false"
+        if self.backend != "causal":
+            return "an encoder-decoder model"
+        if any(generation_kwargs.get(key) is not None for key in ("assistant_model", "prompt_lookup_num_tokens", "custom_generate")):
+            return "assisted decoding or a custom_generate of the task's"
+        return None
 
     def get_model_info(self) -> dict:
         info = super().get_model_info()
@@ -213,13 +216,13 @@ class AuraLM(HFLM):
         aura["processes"] = self.world_size
         if self.gguf_dequantized:  # the cache entry's name (GGUF sha256 prefix, transformers version): no path
             aura["gguf_dequantized_cache"] = Path(self.gguf_dequantized).name
-        aura["generation"] = self._sharing.summary() if self._sharing is not None else {"shared_prefill": False}
-        aura["generation"]["sampler"] = "inverse-cdf" if self._fast_sampling else "torch.multinomial"
+        aura["generation"] = (self._decoder.summary() if self._decoder is not None
+                              else {"decoder": "transformers", "sampler": "torch.multinomial"})
         if self.intervention is not None:
             iv = self.intervention
             aura.update(
                 # the state file by name and content, the learning data by file name: no path of this machine
-                method=iv.method, k=iv.k, alpha=iv.alpha, state_file=Path(self.intervention_path).name,
+                method=iv.method, k=iv.k, alpha=iv.alpha, strength=iv.config.strength, state_file=Path(self.intervention_path).name,
                 state_file_sha256=self.intervention_sha256,
                 learned_on=iv.meta.get("model_name"), pooling=iv.meta.get("pooling"),
                 n_toxic=iv.meta.get("n_toxic"), n_nontoxic=iv.meta.get("n_nontoxic"),
