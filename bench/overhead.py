@@ -50,7 +50,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     ref = ModelRef.parse(args.model or str(default_model()))
-    model, tok = load_model(str(dequantized_gguf(ref)) if ref.gguf_file else ref, device="cpu")  # GGUF: the cached copy
+    model, tok = load_model(str(cached) if (cached := ref.gguf_file and dequantized_gguf(ref)) else ref, device="cpu")  # GGUF: the cached copy
     iv = Intervention.load(args.state, model=model)
     if SHARED_RTP.is_file():
         texts = [json.loads(line)["prompt"]["text"] for line in SHARED_RTP.read_text().splitlines()[: args.batch_size]]

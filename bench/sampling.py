@@ -103,7 +103,7 @@ def main() -> None:
     if not args.data.is_file():
         p.error(f"--data {args.data}: no such file (RTP prompts JSONL)")
     ref = ModelRef.parse(args.model or str(default_model()))
-    model, tokenizer = load_model(str(dequantized_gguf(ref)) if ref.gguf_file else ref, device="cpu")  # GGUF: the cached copy
+    model, tokenizer = load_model(str(cached) if (cached := ref.gguf_file and dequantized_gguf(ref)) else ref, device="cpu")  # GGUF: the cached copy
     requests = rtp_requests(args.data, args.prompts, args.repeats, args.max_gen_toks)
     plain = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, device="cpu")
     aura = AuraLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, device="cpu", intervention="none")

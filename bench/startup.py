@@ -110,7 +110,7 @@ def variant_phases(ref, state: Path, phase) -> None:
     """aura-hf with the state file folded in memory, and aura-folded's export and checkpoint load."""
     from lm_eval.models.huggingface import HFLM
 
-    from aura_eval.core.hooks import export_folded
+    from aura_eval.core.export import export_folded
     from aura_eval.core.loading import ModelRef
     from aura_eval.harness.model import AuraLM
 

