@@ -186,7 +186,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", help="comma-separated lm-eval tasks (default: aura_rtp,aura_ppl_nontoxic,aura_ppl_toxic)")
     p.add_argument("--data-dir", help="local data for the aura_* tasks (rtp_prompts.jsonl, nontoxic.jsonl, toxic.csv)")
     p.add_argument("--scorer", help="toxicity scorer: detoxify-original, detoxify-unbiased, detoxify-multilingual, "
-                   "profanity-check, hf:<model>")
+                   "profanity-check, hf:<model>, evaluate-toxicity[:<classifier>]")
     p.add_argument("--limit", type=limit_arg, help="lm-eval --limit: a whole number of documents per task, or a "
                    "fraction in (0, 1) of them")
     p.add_argument("--batch-size", default="64", type=lm_eval_batch_size, help="lm-eval --batch_size (default 64: sampling 25 continuations per prompt batches well)")

@@ -5,6 +5,8 @@ The RTP tasks pick a scorer by name (`resolve_scorer_name`) from one registry (`
 - ``detoxify-original`` (default), ``detoxify-unbiased`` and ``detoxify-multilingual``: the Detoxify models
   (BERT, RoBERTa, XLM-RoBERTa), loaded safely from local or cached files (`detoxify`);
 - ``hf:<model id or local dir>[#<toxic label>]``: any Hugging Face sequence-classification model (`hf`);
+- ``evaluate-toxicity[:<classifier>[#<toxic label>]]``: the `evaluate` library's ``toxicity`` measurement,
+  loaded through ``evaluate.load`` (its script and classifier come from the Hub) (`evaluate_toxicity`);
 - ``profanity-check``: the small linear model of the ``alt-profanity-check`` package; it ships inside the
   wheel, so it works offline; it detects profanity, a narrower notion than toxicity (`profanity`).
 
@@ -13,7 +15,7 @@ weight files. The run spec reads it without loading the scorer; the RTP tasks wr
 into the results next to the scorer name (`scorer_provenance`).
 
 Loaded scorers are cached per process: the RTP tasks of one run share one model. The settings
-(AURA_TOXICITY_SCORER, AURA_SCORER_DEVICE, AURA_SCORER_BATCH_SIZE, AURA_DETOXIFY_*) are checked by
+(AURA_TOXICITY_SCORER, AURA_SCORER_DEVICE, AURA_SCORER_BATCH_SIZE, AURA_DETOXIFY_*, AURA_EVALUATE_TOXICITY) are checked by
 `check_scorer_settings`, by compare before it sets results aside and by a task when it is built.
 """
 
@@ -42,6 +44,9 @@ from aura_eval.harness.scorers.detoxify import (
     load_detoxify_checkpoint,
     pickle_imports,
 )
+from aura_eval.harness.scorers.evaluate_toxicity import NAME as EVALUATE_NAME
+from aura_eval.harness.scorers.evaluate_toxicity import PREFIX as EVALUATE_PREFIX
+from aura_eval.harness.scorers.evaluate_toxicity import EvaluateToxicityScorer, evaluate_identity
 from aura_eval.harness.scorers.hf import (
     PREFIX as HF_PREFIX,
 )
@@ -72,8 +77,10 @@ from aura_eval.harness.scorers.settings import (
     DETOXIFY_CHECKPOINT_ENV_VAR,
     DETOXIFY_CONFIG_ENV_VAR,
     DEVICE_ENV_VAR,
+    EVALUATE_TOXICITY_ENV_VAR,
     check_scorer_settings,
     detoxify_local_files,
+    local_files_key,
     resolve_scorer_name,
 )
 from aura_eval.harness.scorers.settings import batch_size as _batch_size
@@ -81,7 +88,8 @@ from aura_eval.harness.scorers.settings import device as _device
 
 __all__ = [
     "BATCH_SIZE_ENV_VAR", "DEFAULT_BATCH_SIZE", "DEFAULT_SCORER", "DETOXIFY_CHECKPOINT_ENV_VAR",
-    "DETOXIFY_CONFIG_ENV_VAR", "DETOXIFY_MODEL_CLASSES", "DEVICE_ENV_VAR", "HF_PREFIX", "METADATA_KEY",
+    "DETOXIFY_CONFIG_ENV_VAR", "DETOXIFY_MODEL_CLASSES", "DEVICE_ENV_VAR", "EVALUATE_NAME", "EVALUATE_PREFIX",
+    "EVALUATE_TOXICITY_ENV_VAR", "EvaluateToxicityScorer", "HF_PREFIX", "METADATA_KEY",
     "NOT_DOWNLOADED", "OFFLINE_HINT", "SCORERS", "SCORER_ENV_VAR", "ScorerRegistry", "SHA256_KEY", "TOXIC_LABEL_NAMES", "WEIGHTS_KEY",
     "DetoxifyScorer", "HFClassifierScorer", "ProfanityCheckScorer", "ScorerEntry", "ScorerIdentity",
     "ScorerLoadError", "ScorerSettingError", "ToxicityScorer", "_batch_size", "_device", "available_scorers",
@@ -97,6 +105,10 @@ for _variant in DETOXIFY_MODEL_CLASSES:
     SCORERS.register(f"detoxify-{_variant}",
                      ScorerEntry(lambda name: DetoxifyScorer.from_env(name.removeprefix("detoxify-")),
                                  detoxify_identity))
-SCORERS.env_key = detoxify_local_files  # AURA_DETOXIFY_* files: part of a Detoxify scorer's key, refused for others
+# AURA_DETOXIFY_* files and AURA_EVALUATE_TOXICITY: part of their scorers' key, refused for others
+SCORERS.env_key = local_files_key
 SCORERS.register_family(HF_PREFIX, ScorerEntry(HFClassifierScorer.from_spec, hf_identity),
                         "hf:<model id or local dir>[#<toxic label>]")
+SCORERS.register(EVALUATE_NAME, ScorerEntry(EvaluateToxicityScorer.from_spec, evaluate_identity))
+SCORERS.register_family(EVALUATE_PREFIX, ScorerEntry(EvaluateToxicityScorer.from_spec, evaluate_identity),
+                        f"{EVALUATE_PREFIX}<classifier>[#<toxic label>]")

@@ -1,7 +1,8 @@
 """The environment variables that choose and tune the scorers, each read and checked here only.
 
-AURA_TOXICITY_SCORER (which scorer), AURA_SCORER_DEVICE, AURA_SCORER_BATCH_SIZE, and the local Detoxify
-files AURA_DETOXIFY_CHECKPOINT / AURA_DETOXIFY_CONFIG_DIR. `check_scorer_settings` checks them all without
+AURA_TOXICITY_SCORER (which scorer), AURA_SCORER_DEVICE, AURA_SCORER_BATCH_SIZE, the local Detoxify
+files AURA_DETOXIFY_CHECKPOINT / AURA_DETOXIFY_CONFIG_DIR, and AURA_EVALUATE_TOXICITY (the measurement the
+evaluate-toxicity scorer loads). `check_scorer_settings` checks them all without
 loading a model, so that compare refuses a bad value before it sets any result aside, and a task before
 its first request.
 """
@@ -27,6 +28,8 @@ BATCH_SIZE_ENV_VAR = names.SCORER_BATCH_SIZE_ENV
 DEFAULT_BATCH_SIZE = 64
 DETOXIFY_CHECKPOINT_ENV_VAR = names.DETOXIFY_CHECKPOINT_ENV
 DETOXIFY_CONFIG_ENV_VAR = names.DETOXIFY_CONFIG_ENV
+EVALUATE_TOXICITY_ENV_VAR = "AURA_EVALUATE_TOXICITY"
+EVALUATE_SCORER = "evaluate-toxicity"  # the scorer of the `evaluate` library's toxicity measurement
 SCORER_PREFIX = "AURA_SCORER_"  # every variable of this prefix must be one of SCORER_VARIABLES
 SCORER_VARIABLES = (DEVICE_ENV_VAR, BATCH_SIZE_ENV_VAR)
 
@@ -67,7 +70,15 @@ def check_scorer_settings(scorer: str | None = None) -> dict[str, object]:
         local_checkpoint(checkpoint)
     if config_dir:
         check_config_dir(Path(config_dir).expanduser())
+    evaluate_measurement(scorer or from_env or DEFAULT_SCORER)
     return settings
+
+
+def local_files_key(name: str) -> tuple[str, ...]:
+    """What the environment adds to scorer `name`'s identity in this process: the local Detoxify files, and the
+    measurement AURA_EVALUATE_TOXICITY names; a setting that cannot apply to `name` raises."""
+    measurement = evaluate_measurement(name)
+    return detoxify_local_files(name) + ((measurement,) if measurement else ())
 
 
 def batch_size() -> int:
@@ -146,3 +157,33 @@ def check_config_dir(folder: Path) -> None:
             f"{DETOXIFY_CONFIG_ENV_VAR}={folder}: no config.json in it; give the base model's Hugging Face folder "
             "(config.json and tokenizer files)."
         )
+
+
+def evaluate_measurement(name: str) -> str:
+    """AURA_EVALUATE_TOXICITY as set: a measurement of the interface of evaluate's `toxicity` for the
+    evaluate-toxicity scorers to load instead (a local script or its folder, or a Hub id <org>/<name>);
+    "" when unset (evaluate's own). Refused for any other scorer, and checked (`measurement_script`)."""
+    value = os.environ.get(EVALUATE_TOXICITY_ENV_VAR, "").strip()
+    if value and name != EVALUATE_SCORER and not name.startswith(f"{EVALUATE_SCORER}:"):
+        raise ScorerSettingError(
+            f"{EVALUATE_TOXICITY_ENV_VAR} is set but the toxicity scorer is {name!r}; it only applies to the "
+            f"{EVALUATE_SCORER} scorers (unset it, or use {SCORER_ENV_VAR}={EVALUATE_SCORER})."
+        )
+    if value:
+        measurement_script(value)
+    return value
+
+
+def measurement_script(value: str) -> Path | None:
+    """The local script `evaluate.load(value)` runs, by evaluate's rule (a file ending in .py, else
+    <folder>/<folder name>.py); None for a Hub id <org>/<name> that is no local path. Else a one-line error."""
+    path = Path(value).expanduser()
+    script = path if path.suffix == ".py" else path / f"{path.name}.py"
+    if script.is_file():
+        return script
+    if not path.exists() and path.suffix != ".py" and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", value):
+        return None
+    raise ScorerSettingError(
+        f"{EVALUATE_TOXICITY_ENV_VAR}={value!r}: no measurement script {str(script)!r}; give a local script "
+        "(<name>.py), its folder (holding <folder name>.py), or a Hub id <org>/<name> of a measurement."
+    )
