@@ -4,6 +4,7 @@ trained here, so no test needs the Hub or ../shared/data."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# evaluate copies measurement scripts into this folder (read once, at its import): a temporary one, not ~/.cache
+os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="aura-eval-tests-hf-modules-"))
 
 CORPUS = [
     "The weather was pleasant and the people were kind to each other.",
