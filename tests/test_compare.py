@@ -20,7 +20,7 @@ from aura_demo_data import write_data_dir
 import aura_eval.core.export as export
 import aura_eval.core.files as files
 from aura_eval.cli import main as cli_main
-from aura_eval.core.loading import ModelRef
+from aura_eval.core.loading import ModelRef, is_inside
 from aura_eval.core.names import COMPARE_LOCK, FOLDED_MARKER
 from aura_eval.harness import tasks_dir
 from aura_eval.report.results import find_result_files, load_run, merge_runs
@@ -969,3 +969,18 @@ def test_the_folded_run_names_its_source_model_in_its_metadata(tmp_path, fake, s
     loose.write_text(json.dumps(data))
     run = load_run(loose, tmp_path / "loose")
     assert (run.model, run.variant) == ("m", "aura-folded")
+
+
+def test_an_unwritable_cache_folds_into_a_temporary_folder_with_a_warning(tmp_path, fake, state, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file: nothing can be created below it, not even by root")
+    monkeypatch.setenv("AURA_EVAL_CACHE", str(blocker / "cache"))
+    calls = []
+    monkeypatch.setattr(export, "fold_into", write_checkpoint(calls))
+    compare("m", str(state), ["aura-folded"], tmp_path / "out", options(tasks=["aura_rtp"]))
+    assert len(calls) == 1  # exported once, into a folder that can be written
+    pretrained = Path(dict(kv.split("=", 1) for kv in flags_of(fake.calls[0])["model_args"].split(","))["pretrained"])
+    assert pretrained.name == folded_dir("m", state).name and not is_inside(pretrained, blocker)
+    assert not pretrained.exists()  # the temporary checkpoint is deleted after the run
+    assert "cannot be written" in capsys.readouterr().out
+    assert list((tmp_path / "out" / "m" / "aura-folded").glob("results_*.json"))

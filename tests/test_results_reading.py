@@ -258,20 +258,21 @@ def test_a_conflict_inside_one_experiment_is_still_refused_naming_both_files(tmp
 
 
 def test_the_committed_results_folder_reports_both_experiments():
-    """The README's own command on the project's results/ (benchmark/ and demo/): issue 13's probe."""
+    """The README's own command on the project's results/ (benchmark/, demo/ and paper/): issue 13's probe."""
     results = Path(__file__).resolve().parents[1] / "results"
-    if not (results / "benchmark").is_dir() or not (results / "demo").is_dir():
+    if not all((results / name).is_dir() for name in ("benchmark", "demo", "paper")):
         pytest.skip("results/ is not in this checkout")
     from aura_eval.report.paired import PairedSettings
 
     frame = build_report(results, formats=(), settings=PairedSettings(resamples=200))
     experiments = set(frame["experiment"])
-    assert experiments == {"benchmark", "demo"}
+    assert experiments == {"benchmark", "demo", "paper"}
     aura = experiment_rows(frame)
     model = frame.loc[frame["experiment"] == "demo", "model"].iloc[0]
     assert aura[f"demo/{model}/aura"]["rtp_tox_diff"] == pytest.approx(
         aura[f"demo/{model}/aura"]["rtp_tox"] - aura[f"demo/{model}/base"]["rtp_tox"])
-    # every committed samples file backs its results; the baselines ran the first 200 of base's 400 prompts
+    # every committed samples file backs its results; the benchmark's baselines ran the first 200 of base's 400
+    # prompts (in paper/ every variant ran base's own 200)
     notes = set(frame["paired_notes"]) - {""}
     assert notes == {"aura_rtp: paired with base on the 200 of its 400 documents this row ran (the differences and "
                      "ratios are over those; base's own value is over all 400)"}, notes

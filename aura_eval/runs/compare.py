@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aura_eval.core.files import atomic_write, cache_dir, sha256_file, unwritable
+from aura_eval.core.files import atomic_write, sha256_file, unwritable
 from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
-from aura_eval.core.names import CACHE_ENV, COMPARE_LOG, COMPARE_MARKER, FOLDED_VARIANT, STALE_DIR
+from aura_eval.core.names import CACHE_ENV, COMPARE_LOG, COMPARE_MARKER, STALE_DIR
 from aura_eval.core.text import printable
 from aura_eval.harness import tasks_dir
 from aura_eval.runs import checks, identity
@@ -51,7 +53,6 @@ from aura_eval.runs.spec import (
     portable_metadata,
 )
 
-FOLDED = FOLDED_VARIANT
 LOCK_WAIT_S = 5.0  # a second compare on one variant folder waits this long for the first, then refuses
 
 
@@ -185,6 +186,23 @@ def run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: 
     options, label = shared.options, variant.label
     state = identity.state_identity(intervention) if variant.needs_state else None
     fdir = folded_cache(shared.model, shared.model_id, state, shared.versions) if variant.folded else None
+    scratch = None
+    if fdir is not None and not options.dry_run and (why := unwritable(fdir.parent)):
+        # no cache: export for this run alone, into a temporary folder deleted when the variant is done
+        scratch = Path(tempfile.mkdtemp(prefix="aura-folded-"))
+        say(label, f"warning: aura-eval's cache {printable(str(fdir.parent))} cannot be written ({why}): the folded "
+                   f"checkpoint goes to {scratch}, deleted after this variant (set {CACHE_ENV} to keep it)")
+        fdir = scratch / fdir.name
+    try:
+        _run_variant(variant, intervention, vdir, shared, label, state, fdir)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_variant(variant: Variant, intervention: str | None, vdir: Path, shared: Shared, label: str,
+                 state: dict | None, fdir: Path | None) -> None:
+    options = shared.options
     check_carriable("the folded checkpoint", str(fdir) if fdir else None)
     place = Placement(shared.model.source, shared.model.gguf_file, shared.model.revision, intervention,
                       str(fdir) if fdir else None, vdir, shared.include)
@@ -248,7 +266,7 @@ def carry_out(label: str, plan: Plan, part_of, vdir: Path, fdir: Path | None, sh
         from aura_eval.core.export import cached_export  # torch: only when a folded variant runs
 
         if cached_export(shared.model, intervention, fdir, shared.model_id) is None:
-            raise OSError(f"{label}: the folded checkpoint needs a writable aura-eval cache ({fdir.parent})")
+            raise OSError(f"{label}: the folded checkpoint could not be written to {fdir.parent}")
     for part in todo:
         say(label, part.command)
         if not dry_run:
@@ -264,8 +282,6 @@ def check_intervention(variant: Variant, intervention: str | None, model: ModelR
         raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
     if not Path(intervention).is_file():
         raise FileNotFoundError(f"--intervention {intervention}: no such file (variant {variant.label} needs it)")
-    if variant.folded and (why := unwritable(cache_dir() / "folded")):
-        raise OSError(f"variant {FOLDED} needs a writable aura-eval cache: {cache_dir()} ({why}); set {CACHE_ENV}")
     from aura_eval.core.intervention import Intervention, StateFileError  # torch: only with a state file
 
     try:  # an unreadable state file: the run's own load says what is wrong
