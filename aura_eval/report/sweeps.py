@@ -11,12 +11,10 @@ other point of its panel has both a toxicity and a perplexity as low or lower, o
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from aura_eval.core.config import InterventionConfig
 
-STRENGTH_SUFFIX = re.compile(r"^(?P<rest>.+)-s(?P<strength>[0-9.]+)$")
 PARAMETERS = ("strength", "k", "alpha")  # the order a tie between curve parameters is broken in
 
 
@@ -43,22 +41,8 @@ def parse_variant(name: str) -> tuple[InterventionConfig, float] | None:
     try:
         config = InterventionConfig.parse(name)
     except ValueError:
-        return strength_suffix(name)
-    strength = getattr(config, "strength", None)  # the decode helper's field; 1 (full) before it exists
-    return config, 1.0 if strength is None else float(strength)
-
-
-def strength_suffix(name: str) -> tuple[InterventionConfig, float] | None:
-    """`<label>-s<S>` read here while InterventionConfig.parse does not know strength (remove once it does)."""
-    match = STRENGTH_SUFFIX.match(name)
-    if not match:
         return None
-    try:
-        strength = float(match["strength"])
-        config = InterventionConfig.parse(match["rest"])
-    except ValueError:
-        return None
-    return (config, strength) if 0 <= strength <= 1 and config.method != "none" else None
+    return config, config.strength
 
 
 def points_of(rows) -> list[Point]:
