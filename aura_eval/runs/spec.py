@@ -60,9 +60,8 @@ class Variant:
         strength other than 1 (`aura-s<S>`) too (at 1 it is left out, so full-strength records stay current)."""
         config = self.config
         method = {"method": config.method, "k": config.k, "alpha": config.alpha, "folded": self.folded}
-        strength = getattr(config, "strength", 1.0)
-        if strength is not None and float(strength) != 1.0:
-            method["strength"] = float(strength)
+        if config.strength != 1.0:
+            method["strength"] = config.strength
         return method
 
 
