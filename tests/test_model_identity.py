@@ -13,6 +13,7 @@ from conftest import build_tiny
 from aura_eval.core.learn import learn
 from aura_eval.core.loading import ModelRef, model_digest, model_mismatch
 from aura_eval.core.names import STRICT_MODEL_ENV
+from aura_eval.runs import checks
 from aura_eval.runs import compare as runner
 from aura_eval.runs.spec import Variant
 
@@ -70,8 +71,9 @@ def test_aura_hf_warns_on_other_weights(two_tinies, caplog):
 
 def test_compare_warns_before_running(two_tinies, capsys):
     same, other, state = two_tinies
-    runner.check_intervention(Variant.parse("aura"), str(state), ModelRef.parse(str(same)))
+    say = lambda text: runner.say("check", text)  # noqa: E731 - as compare passes it
+    checks.check_state(ModelRef.parse(str(same)), str(state), [Variant.parse("aura")], {}, say=say)
     assert "other weights" not in capsys.readouterr().out
-    runner.check_intervention(Variant.parse("aura"), str(state), ModelRef.parse(str(other)))
+    checks.check_state(ModelRef.parse(str(other)), str(state), [Variant.parse("aura")], {}, say=say)
     out = capsys.readouterr().out
-    assert "[compare] aura: warning: s.safetensors was learned on 'tiny'" in out and "other weights" in out
+    assert "[compare] check: warning: s.safetensors was learned on 'tiny'" in out and "other weights" in out

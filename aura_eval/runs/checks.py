@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from aura_eval.core.loading import ModelRef
+from aura_eval.core.loading import ModelRef, model_mismatch
 from aura_eval.core.text import printable
 from aura_eval.harness import tasks_dir
 from aura_eval.runs.spec import Variant
@@ -58,10 +58,13 @@ def lm_eval_task_names() -> frozenset[str]:
 
 def check_state(model: ModelRef, intervention: str, variants: list[Variant], model_args: dict,
                 say=print) -> None:
-    """The state file reads and verifies, every variant's `k` fits its units, and it fits the model's config."""
+    """The state file reads and verifies, every variant's `k` fits its units, and it fits the model's config;
+    a file learned on another model's files is said once (aura-hf says it again in the run's log)."""
     from aura_eval.core.intervention import Intervention
 
     iv = Intervention.load(intervention)
+    if mismatch := model_mismatch(iv.meta, model, Path(intervention).name):
+        say(f"warning: {mismatch}")
     for variant in variants:
         if variant.needs_state and variant.config.method in ("damp", "det_zero"):
             try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aura_eval.core.files import atomic_write, sha256_file, unwritable
-from aura_eval.core.loading import ModelRef, is_inside, model_mismatch
+from aura_eval.core.loading import ModelRef, is_inside
 from aura_eval.core.names import CACHE_ENV, COMPARE_LOG, COMPARE_MARKER, STALE_DIR
 from aura_eval.core.text import printable
 from aura_eval.harness import tasks_dir
@@ -145,7 +145,7 @@ def compare(
     model_dir = out / safe_name(model.name, "--model-name")
     folders = []
     for variant in parsed:  # every refusal before the first minute of work, and before anything is set aside
-        check_intervention(variant, intervention, model)
+        check_intervention(variant, intervention)
         vdir = model_dir / safe_name(variant.label, "variant")
         if not is_inside(vdir, out):
             raise ValueError(f"{vdir} lies outside --out {out} (a symlink?); compare writes only inside --out")
@@ -273,23 +273,14 @@ def carry_out(label: str, plan: Plan, part_of, vdir: Path, fdir: Path | None, sh
             _run_part(part, vdir, label)
 
 
-def check_intervention(variant: Variant, intervention: str | None, model: ModelRef | None = None) -> None:
-    """A variant with a state file needs one that is there (a dry run too: it plans what would run); a state
-    file learned on another model's files is said (aura-hf says it again in the run's log)."""
+def check_intervention(variant: Variant, intervention: str | None) -> None:
+    """A variant with a state file needs one that is there (a dry run too: it plans what would run)."""
     if not variant.needs_state:
         return
     if not intervention:
         raise ValueError(f"Variant {variant.label} needs --intervention STATE (from `aura-eval learn`)")
     if not Path(intervention).is_file():
         raise FileNotFoundError(f"--intervention {intervention}: no such file (variant {variant.label} needs it)")
-    from aura_eval.core.intervention import Intervention, StateFileError  # torch: only with a state file
-
-    try:  # an unreadable state file: the run's own load says what is wrong
-        meta = Intervention.load(intervention).meta if model is not None and Path(intervention).is_file() else {}
-    except StateFileError:
-        meta = {}
-    if mismatch := model_mismatch(meta, model, Path(intervention).name):
-        say(variant.label, f"warning: {mismatch}")
 
 
 def clear(label: str, vdir: Path) -> None:
